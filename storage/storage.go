@@ -1,0 +1,171 @@
+// Package storage defines the small transactional, ordered key-value contract
+// that every userkit backend implements.
+//
+// The contract is deliberately dumb: byte keys in byte order, byte values,
+// serializable transactions run as functions (View for reading, Update for
+// reading and writing), and iteration over a key range in either direction.
+// Everything user-shaped — record encoding, versions, indexes, uniqueness and
+// tenants — is built on top of it by package user, so every backend behaves
+// the same. The conformance suite in storage/storagetest proves a backend.
+//
+// The contract is shaped so that it can be implemented over a network (for
+// example a SQL table with ordered byte keys and serializable transactions):
+// a transaction may fail at commit with ErrConflict, and the caller, not the
+// backend, decides whether to run it again.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Limits every backend honours, so that data can move between backends.
+const (
+	// MaxKeySize is the largest key, in bytes, a backend accepts.
+	MaxKeySize = 1024
+	// MaxValueSize is the largest value, in bytes, a backend accepts.
+	MaxValueSize = 1 << 20
+)
+
+// Sentinel errors. Backends translate their own errors into these (wrapping
+// is allowed, so test with errors.Is).
+var (
+	// ErrNotFound is returned by Tx.Get when the key does not exist.
+	ErrNotFound = errors.New("storage: key not found")
+	// ErrConflict means the transaction conflicted with a concurrent one and
+	// committed nothing. It is retryable: running the same function again in
+	// a new transaction may succeed.
+	ErrConflict = errors.New("storage: transaction conflict")
+	// ErrReadOnly is returned by Set and Delete inside a View.
+	ErrReadOnly = errors.New("storage: transaction is read-only")
+	// ErrClosed is returned by every call on a closed store.
+	ErrClosed = errors.New("storage: store is closed")
+	// ErrTxDone is returned by a Tx (or an Iterator) used after the function
+	// it was passed to has returned.
+	ErrTxDone = errors.New("storage: transaction has ended")
+	// ErrInvalidKey is returned for an empty key or one longer than
+	// MaxKeySize.
+	ErrInvalidKey = errors.New("storage: invalid key")
+	// ErrValueTooLarge is returned for a value longer than MaxValueSize.
+	ErrValueTooLarge = errors.New("storage: value too large")
+)
+
+// Store is a transactional ordered key-value store.
+//
+// Implementations are safe for concurrent use. Transactions are
+// serializable: a View sees one consistent snapshot, and of two conflicting
+// concurrent Updates one either waits for the other or fails with
+// ErrConflict.
+type Store interface {
+	// View runs fn in a read-only transaction. Set and Delete inside it fail
+	// with ErrReadOnly. The error fn returns is returned unchanged.
+	View(ctx context.Context, fn func(Tx) error) error
+
+	// Update runs fn in a read-write transaction and commits it if fn
+	// returns nil. If fn returns an error or panics, or ctx is done before
+	// the commit, nothing is written: the error (or the panic) is passed on
+	// and ctx.Err() is returned for a cancelled context. A commit that
+	// conflicts with a concurrent transaction returns an error that wraps
+	// ErrConflict; the caller may run the same function again.
+	Update(ctx context.Context, fn func(Tx) error) error
+
+	// Close releases the store. Transactions that have not started fail with
+	// ErrClosed. Calling Close more than once returns nil.
+	Close() error
+}
+
+// Tx is a transaction. It is valid only inside the function it was passed
+// to and must not be used by several goroutines at once.
+//
+// Values are copies in both directions: a backend never keeps the slices
+// passed to Set, and the slices it returns belong to the caller.
+type Tx interface {
+	// Get returns a copy of the value stored under key, or an error wrapping
+	// ErrNotFound.
+	Get(key []byte) ([]byte, error)
+
+	// Set stores value under key, replacing any previous value. It fails
+	// with ErrInvalidKey, ErrValueTooLarge or ErrReadOnly without writing.
+	Set(key, value []byte) error
+
+	// Delete removes key. Deleting a key that does not exist is not an error.
+	Delete(key []byte) error
+
+	// Iterate returns an iterator over the keys of r, in byte order (or
+	// reverse byte order when r.Reverse is set). The iterator sees the
+	// transaction's own writes made before Iterate was called; writes made
+	// while it is open may or may not be seen. It must be closed.
+	Iterate(r Range) Iterator
+}
+
+// Range selects the keys an Iterator visits.
+type Range struct {
+	// Prefix, when not empty, limits the range to keys that start with it.
+	Prefix []byte
+	// Start, when not empty, is where the iteration begins: going forward,
+	// the first key >= Start; in reverse, the first key <= Start.
+	Start []byte
+	// End, when not empty, is where the iteration stops: going forward, keys
+	// < End; in reverse, keys > End. (End is exclusive in both directions.)
+	End []byte
+	// Reverse walks the range from its largest key to its smallest.
+	Reverse bool
+}
+
+// Iterator walks the keys of a Range.
+//
+//	it := tx.Iterate(storage.Range{Prefix: p})
+//	defer it.Close()
+//	for it.Next() {
+//		k := it.Key()
+//		v, err := it.Value()
+//		...
+//	}
+//	if err := it.Err(); err != nil { ... }
+type Iterator interface {
+	// Next moves to the next key and reports whether there is one.
+	Next() bool
+	// Key returns the current key. The slice belongs to the caller.
+	Key() []byte
+	// Value returns a copy of the current value. The slice belongs to the
+	// caller.
+	Value() ([]byte, error)
+	// Err returns the error that stopped the iteration, if any.
+	Err() error
+	// Close releases the iterator. It is safe to call more than once.
+	Close() error
+}
+
+// CheckKey returns an error wrapping ErrInvalidKey unless key is a valid key.
+func CheckKey(key []byte) error {
+	if len(key) == 0 {
+		return fmt.Errorf("%w: empty key", ErrInvalidKey)
+	}
+	if len(key) > MaxKeySize {
+		return fmt.Errorf("%w: key of %d bytes exceeds the limit of %d", ErrInvalidKey, len(key), MaxKeySize)
+	}
+	return nil
+}
+
+// CheckValue returns an error wrapping ErrValueTooLarge unless value fits
+// the limit.
+func CheckValue(value []byte) error {
+	if len(value) > MaxValueSize {
+		return fmt.Errorf("%w: value of %d bytes exceeds the limit of %d", ErrValueTooLarge, len(value), MaxValueSize)
+	}
+	return nil
+}
+
+// PrefixEnd returns the smallest key greater than every key that starts with
+// prefix, or nil if there is none (prefix is all 0xff bytes).
+func PrefixEnd(prefix []byte) []byte {
+	end := append([]byte(nil), prefix...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
