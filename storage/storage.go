@@ -53,13 +53,20 @@ var (
 
 // Store is a transactional ordered key-value store.
 //
-// Implementations are safe for concurrent use. Transactions are
-// serializable: a View sees one consistent snapshot, and of two conflicting
-// concurrent Updates one either waits for the other or fails with
-// ErrConflict.
+// Implementations are safe for concurrent use. A View sees one consistent
+// snapshot. Of two concurrent Updates where one writes a key the other read
+// (with Get, including a Get that found nothing, or by visiting it with an
+// Iterator), one either waits for the other or fails with ErrConflict.
+// Conflicts are tracked on keys, not on ranges: an Update that relies on a
+// key being absent must Get that key (this is how package user enforces
+// uniqueness), because an empty range it scanned is not protected.
+//
+// Every backend accepts an Update that writes up to 4 MiB in up to 10,000
+// keys; larger ones may fail with a backend's own error.
 type Store interface {
 	// View runs fn in a read-only transaction. Set and Delete inside it fail
-	// with ErrReadOnly. The error fn returns is returned unchanged.
+	// with ErrReadOnly. The error fn returns is returned unchanged. ctx is
+	// checked before fn runs; fn itself decides whether to watch it.
 	View(ctx context.Context, fn func(Tx) error) error
 
 	// Update runs fn in a read-write transaction and commits it if fn
@@ -82,7 +89,8 @@ type Store interface {
 // passed to Set, and the slices it returns belong to the caller.
 type Tx interface {
 	// Get returns a copy of the value stored under key, or an error wrapping
-	// ErrNotFound.
+	// ErrNotFound. An invalid key fails with ErrInvalidKey or ErrNotFound
+	// (no such key can be stored).
 	Get(key []byte) ([]byte, error)
 
 	// Set stores value under key, replacing any previous value. It fails

@@ -1,0 +1,991 @@
+// Package storagetest is the conformance suite for implementations of
+// storage.Store, in the spirit of testing/fstest: a backend proves itself by
+// passing it, unchanged.
+//
+// A backend runs it from one test:
+//
+//	func TestConformance(t *testing.T) {
+//		storagetest.Run(t, func(t testing.TB) storage.Store {
+//			s, err := mystore.Open(t.TempDir(), nil)
+//			if err != nil {
+//				t.Fatal(err)
+//			}
+//			return s
+//		})
+//	}
+//
+// open must return a new, empty store each time it is called. The suite
+// closes every store it opens (some subtests close it explicitly, and Close is
+// also registered with t.Cleanup, so open may register its own Close too).
+//
+// What the suite requires beyond the storage package's doc comments:
+//
+//   - A Set or Delete that fails (invalid key, value too large, read-only)
+//     writes nothing, and the transaction stays usable: if fn ignores the error
+//     and returns nil, the transaction's other writes commit.
+//   - Get with an invalid key fails with ErrInvalidKey or ErrNotFound.
+//   - An Iterator that fn leaves open does not stop the commit; it fails
+//     with ErrTxDone afterwards.
+//   - Concurrent read-modify-write Updates of one key either serialise or
+//     fail with ErrConflict; none is lost.
+//   - A View sees one snapshot: never part of an Update.
+//   - Update with a context that is done before or while fn runs commits
+//     nothing and returns ctx.Err(); View with a context done before it
+//     starts returns ctx.Err().
+//
+// The suite never nests transactions (it never calls View or Update inside
+// fn), so a backend may serialise transactions with a lock. It runs in well
+// under a second per backend; -short makes the concurrency tests smaller.
+package storagetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/userkit/userkit/storage"
+)
+
+// Run runs the conformance suite against the stores open returns, each
+// subtest with a new, empty store.
+func Run(t *testing.T, open func(t testing.TB) storage.Store) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(*testing.T, storage.Store)
+	}{
+		{"GetSetDelete", testGetSetDelete},
+		{"EmptyValue", testEmptyValue},
+		{"Copies", testCopies},
+		{"RollbackOnError", testRollbackOnError},
+		{"RollbackOnPanic", testRollbackOnPanic},
+		{"ViewIsReadOnly", testViewIsReadOnly},
+		{"Order", testOrder},
+		{"Ranges", testRanges},
+		{"RangeModel", testRangeModel},
+		{"OwnWrites", testOwnWrites},
+		{"SeveralIterators", testSeveralIterators},
+		{"WriteWhileIterating", testWriteWhileIterating},
+		{"UnclosedIterator", testUnclosedIterator},
+		{"Snapshot", testSnapshot},
+		{"SnapshotConcurrent", testSnapshotConcurrent},
+		{"Conflicts", testConflicts},
+		{"ContextCancelled", testContextCancelled},
+		{"Close", testClose},
+		{"TxDone", testTxDone},
+		{"Limits", testLimits},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() { s.Close() })
+			tt.fn(t, s)
+		})
+	}
+}
+
+var errBoom = errors.New("storagetest: boom")
+
+// set commits the key/value pairs kv (key, value, key, value, ...).
+func set(t testing.TB, s storage.Store, kv ...string) {
+	t.Helper()
+	err := s.Update(context.Background(), func(tx storage.Tx) error {
+		for i := 0; i+1 < len(kv); i += 2 {
+			if err := tx.Set([]byte(kv[i]), []byte(kv[i+1])); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+}
+
+// dump returns every key/value pair of the store, in order.
+func dump(t testing.TB, s storage.Store) map[string]string {
+	t.Helper()
+	got := map[string]string{}
+	err := s.View(context.Background(), func(tx storage.Tx) error {
+		var err error
+		got, err = scan(tx, storage.Range{})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+	return got
+}
+
+func scan(tx storage.Tx, r storage.Range) (map[string]string, error) {
+	got := map[string]string{}
+	it := tx.Iterate(r)
+	defer it.Close()
+	for it.Next() {
+		v, err := it.Value()
+		if err != nil {
+			return nil, err
+		}
+		got[string(it.Key())] = string(v)
+	}
+	return got, it.Err()
+}
+
+// keys returns the keys of r in the order the iterator visits them.
+func keys(tx storage.Tx, r storage.Range) ([]string, error) {
+	var got []string
+	it := tx.Iterate(r)
+	defer it.Close()
+	for it.Next() {
+		got = append(got, string(it.Key()))
+	}
+	return got, it.Err()
+}
+
+func viewKeys(t testing.TB, s storage.Store, r storage.Range) []string {
+	t.Helper()
+	var got []string
+	err := s.View(context.Background(), func(tx storage.Tx) error {
+		var err error
+		got, err = keys(tx, r)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+	return got
+}
+
+func get(t testing.TB, s storage.Store, key string) (string, error) {
+	t.Helper()
+	var v []byte
+	err := s.View(context.Background(), func(tx storage.Tx) error {
+		var err error
+		v, err = tx.Get([]byte(key))
+		return err
+	})
+	return string(v), err
+}
+
+func testGetSetDelete(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	if _, err := get(t, s, "a"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("Get of a missing key: err = %v, want ErrNotFound", err)
+	}
+	set(t, s, "a", "1", "b", "2")
+	set(t, s, "a", "3")
+	if got, err := get(t, s, "a"); err != nil || got != "3" {
+		t.Fatalf("Get(a) = %q, %v; want \"3\", nil", got, err)
+	}
+	err := s.Update(ctx, func(tx storage.Tx) error {
+		if err := tx.Delete([]byte("b")); err != nil {
+			return err
+		}
+		if _, err := tx.Get([]byte("b")); !errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("Get of a key deleted in this tx: err = %v, want ErrNotFound", err)
+		}
+		return tx.Delete([]byte("never-set"))
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if diff := cmp.Diff(map[string]string{"a": "3"}, dump(t, s)); diff != "" {
+		t.Errorf("store (-want +got):\n%s", diff)
+	}
+	if _, err := get(t, s, "b"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("Get of a deleted key: err = %v, want ErrNotFound", err)
+	}
+}
+
+func testEmptyValue(t *testing.T, s storage.Store) {
+	set(t, s, "empty", "")
+	got, err := get(t, s, "empty")
+	if err != nil || got != "" {
+		t.Fatalf("Get of an empty value = %q, %v; want \"\", nil", got, err)
+	}
+	if diff := cmp.Diff(map[string]string{"empty": ""}, dump(t, s)); diff != "" {
+		t.Errorf("store (-want +got):\n%s", diff)
+	}
+}
+
+func testCopies(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	key, val := []byte("key"), []byte("value")
+	err := s.Update(ctx, func(tx storage.Tx) error {
+		if err := tx.Set(key, val); err != nil {
+			return err
+		}
+		// Mutating the caller's slices after Set, inside the tx, must not
+		// reach the store.
+		key[0], val[0] = 'X', 'X'
+		got, err := tx.Get([]byte("key"))
+		if err != nil {
+			return err
+		}
+		if string(got) != "value" {
+			return fmt.Errorf("Get after mutating the slices passed to Set = %q, want \"value\"", got)
+		}
+		got[0] = 'Y' // the returned slice belongs to the caller
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	key[1], val[1] = 'X', 'X'
+
+	err = s.View(ctx, func(tx storage.Tx) error {
+		got, err := tx.Get([]byte("key"))
+		if err != nil {
+			return err
+		}
+		clear(got)
+		it := tx.Iterate(storage.Range{})
+		defer it.Close()
+		for it.Next() {
+			clear(it.Key())
+			v, err := it.Value()
+			if err != nil {
+				return err
+			}
+			clear(v)
+		}
+		return it.Err()
+	})
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+	if diff := cmp.Diff(map[string]string{"key": "value"}, dump(t, s)); diff != "" {
+		t.Errorf("store after mutating every slice (-want +got):\n%s", diff)
+	}
+}
+
+func testRollbackOnError(t *testing.T, s storage.Store) {
+	set(t, s, "keep", "1", "gone", "2")
+	err := s.Update(context.Background(), func(tx storage.Tx) error {
+		if err := tx.Set([]byte("keep"), []byte("changed")); err != nil {
+			return err
+		}
+		if err := tx.Set([]byte("new"), []byte("x")); err != nil {
+			return err
+		}
+		if err := tx.Delete([]byte("gone")); err != nil {
+			return err
+		}
+		return fmt.Errorf("wrapped: %w", errBoom)
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("Update: err = %v, want the error fn returned", err)
+	}
+	if diff := cmp.Diff(map[string]string{"keep": "1", "gone": "2"}, dump(t, s)); diff != "" {
+		t.Errorf("store after a failed Update (-want +got):\n%s", diff)
+	}
+}
+
+func testRollbackOnPanic(t *testing.T, s storage.Store) {
+	set(t, s, "keep", "1")
+	type boom struct{ n int }
+	func() {
+		defer func() {
+			got := recover()
+			if got != (boom{42}) {
+				t.Errorf("recovered %v, want the value fn panicked with", got)
+			}
+		}()
+		s.Update(context.Background(), func(tx storage.Tx) error {
+			tx.Set([]byte("keep"), []byte("changed"))
+			tx.Set([]byte("new"), []byte("x"))
+			it := tx.Iterate(storage.Range{}) // left open on purpose
+			it.Next()
+			panic(boom{42})
+		})
+		t.Error("Update returned instead of panicking")
+	}()
+	if diff := cmp.Diff(map[string]string{"keep": "1"}, dump(t, s)); diff != "" {
+		t.Errorf("store after a panicking Update (-want +got):\n%s", diff)
+	}
+	set(t, s, "after", "ok") // the store is still usable
+	if diff := cmp.Diff(map[string]string{"keep": "1", "after": "ok"}, dump(t, s)); diff != "" {
+		t.Errorf("store (-want +got):\n%s", diff)
+	}
+
+	func() {
+		defer func() {
+			if got := recover(); got != (boom{7}) {
+				t.Errorf("View: recovered %v, want the value fn panicked with", got)
+			}
+		}()
+		s.View(context.Background(), func(tx storage.Tx) error { panic(boom{7}) })
+	}()
+	set(t, s, "after", "still ok")
+}
+
+func testViewIsReadOnly(t *testing.T, s storage.Store) {
+	set(t, s, "a", "1")
+	err := s.View(context.Background(), func(tx storage.Tx) error {
+		if err := tx.Set([]byte("a"), []byte("2")); !errors.Is(err, storage.ErrReadOnly) {
+			t.Errorf("Set in a View: err = %v, want ErrReadOnly", err)
+		}
+		if err := tx.Set([]byte("b"), []byte("2")); !errors.Is(err, storage.ErrReadOnly) {
+			t.Errorf("Set in a View: err = %v, want ErrReadOnly", err)
+		}
+		if err := tx.Delete([]byte("a")); !errors.Is(err, storage.ErrReadOnly) {
+			t.Errorf("Delete in a View: err = %v, want ErrReadOnly", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+	if diff := cmp.Diff(map[string]string{"a": "1"}, dump(t, s)); diff != "" {
+		t.Errorf("store (-want +got):\n%s", diff)
+	}
+	err = s.View(context.Background(), func(tx storage.Tx) error { return errBoom })
+	if err != errBoom {
+		t.Errorf("View: err = %v, want the error fn returned, unchanged", err)
+	}
+}
+
+// orderKeys is a set of keys whose byte order differs from any naive order:
+// prefixes of each other, 0x00 and 0xff bytes, and one of maximum length.
+var orderKeys = []string{
+	"\x00", "\x00\x00", "\x00\xff", "\x01", "a", "a\x00", "a\x00\x00", "a\x01",
+	"a\xff", "a\xff\xff", "aa", "ab", "b", "b\x00", "ba", "\x7f", "\x80",
+	"\xff", "\xff\x00", "\xff\xff", "\xff\xff\xff", "!badger!x", "z/1", "z/10", "z/2",
+	string(bytes.Repeat([]byte{0xff}, storage.MaxKeySize)),
+}
+
+func sortedKeys() []string {
+	ks := slices.Clone(orderKeys)
+	slices.Sort(ks) // Go compares strings bytewise
+	return ks
+}
+
+func reversed(ks []string) []string {
+	ks = slices.Clone(ks)
+	slices.Reverse(ks)
+	return ks
+}
+
+func fill(t testing.TB, s storage.Store) {
+	t.Helper()
+	ks := slices.Clone(orderKeys)
+	rand.Shuffle(len(ks), func(i, j int) { ks[i], ks[j] = ks[j], ks[i] })
+	var kv []string
+	for _, k := range ks {
+		kv = append(kv, k, "v:"+k)
+	}
+	set(t, s, kv...)
+}
+
+func testOrder(t *testing.T, s storage.Store) {
+	fill(t, s)
+	want := sortedKeys()
+	if diff := cmp.Diff(want, viewKeys(t, s, storage.Range{})); diff != "" {
+		t.Errorf("forward order (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(reversed(want), viewKeys(t, s, storage.Range{Reverse: true})); diff != "" {
+		t.Errorf("reverse order (-want +got):\n%s", diff)
+	}
+	// Values come with their keys.
+	got := dump(t, s)
+	for _, k := range orderKeys {
+		if got[k] != "v:"+k {
+			t.Errorf("value of %q = %q, want %q", k, got[k], "v:"+k)
+		}
+	}
+}
+
+func testRanges(t *testing.T, s storage.Store) {
+	set(t, s,
+		"a", "", "b/", "", "b/1", "", "b/2", "", "b/3", "", "b/3/x", "", "b0", "", "c", "",
+		"\xff", "", "\xff\x00", "", "\xff\xff", "")
+	tests := []struct {
+		name string
+		r    storage.Range
+		want []string
+	}{
+		{"prefix", storage.Range{Prefix: []byte("b/")}, []string{"b/", "b/1", "b/2", "b/3", "b/3/x"}},
+		{"prefix reverse", storage.Range{Prefix: []byte("b/"), Reverse: true}, []string{"b/3/x", "b/3", "b/2", "b/1", "b/"}},
+		{"prefix no match", storage.Range{Prefix: []byte("bb")}, nil},
+		{"prefix no match reverse", storage.Range{Prefix: []byte("bb"), Reverse: true}, nil},
+		{"prefix is a whole key", storage.Range{Prefix: []byte("c")}, []string{"c"}},
+		{"prefix 0xff", storage.Range{Prefix: []byte("\xff")}, []string{"\xff", "\xff\x00", "\xff\xff"}},
+		{"prefix 0xff reverse", storage.Range{Prefix: []byte("\xff"), Reverse: true}, []string{"\xff\xff", "\xff\x00", "\xff"}},
+		{"prefix 0xff 0xff reverse", storage.Range{Prefix: []byte("\xff\xff"), Reverse: true}, []string{"\xff\xff"}},
+		{"start", storage.Range{Start: []byte("b/2")}, []string{"b/2", "b/3", "b/3/x", "b0", "c", "\xff", "\xff\x00", "\xff\xff"}},
+		{"start between keys", storage.Range{Start: []byte("b/25")}, []string{"b/3", "b/3/x", "b0", "c", "\xff", "\xff\x00", "\xff\xff"}},
+		{"start reverse", storage.Range{Start: []byte("b/2"), Reverse: true}, []string{"b/2", "b/1", "b/", "a"}},
+		{"start between keys reverse", storage.Range{Start: []byte("b/25"), Reverse: true}, []string{"b/2", "b/1", "b/", "a"}},
+		{"start past the end reverse", storage.Range{Start: []byte("\xff\xff\xff"), Reverse: true}, []string{"\xff\xff", "\xff\x00", "\xff", "c", "b0", "b/3/x", "b/3", "b/2", "b/1", "b/", "a"}},
+		{"end", storage.Range{End: []byte("b/2")}, []string{"a", "b/", "b/1"}},
+		{"end reverse", storage.Range{End: []byte("b/2"), Reverse: true}, []string{"\xff\xff", "\xff\x00", "\xff", "c", "b0", "b/3/x", "b/3"}},
+		{"start end", storage.Range{Start: []byte("b/1"), End: []byte("b/3")}, []string{"b/1", "b/2"}},
+		{"start end reverse", storage.Range{Start: []byte("b/3"), End: []byte("b/1"), Reverse: true}, []string{"b/3", "b/2"}},
+		{"start equals end", storage.Range{Start: []byte("b/1"), End: []byte("b/1")}, nil},
+		{"start after end", storage.Range{Start: []byte("c"), End: []byte("a")}, nil},
+		{"start after end reverse", storage.Range{Start: []byte("a"), End: []byte("c"), Reverse: true}, nil},
+		{"prefix start", storage.Range{Prefix: []byte("b/"), Start: []byte("b/2")}, []string{"b/2", "b/3", "b/3/x"}},
+		{"prefix start reverse", storage.Range{Prefix: []byte("b/"), Start: []byte("b/2"), Reverse: true}, []string{"b/2", "b/1", "b/"}},
+		{"prefix end", storage.Range{Prefix: []byte("b/"), End: []byte("b/3")}, []string{"b/", "b/1", "b/2"}},
+		{"prefix end reverse", storage.Range{Prefix: []byte("b/"), End: []byte("b/1"), Reverse: true}, []string{"b/3/x", "b/3", "b/2"}},
+		{"prefix start end", storage.Range{Prefix: []byte("b/"), Start: []byte("b/1"), End: []byte("b/3")}, []string{"b/1", "b/2"}},
+		{"prefix start end reverse", storage.Range{Prefix: []byte("b/"), Start: []byte("b/3"), End: []byte("b/1"), Reverse: true}, []string{"b/3", "b/2"}},
+		{"start before prefix", storage.Range{Prefix: []byte("b/"), Start: []byte("a")}, []string{"b/", "b/1", "b/2", "b/3", "b/3/x"}},
+		{"start before prefix reverse", storage.Range{Prefix: []byte("b/"), Start: []byte("a"), Reverse: true}, nil},
+		{"start after prefix", storage.Range{Prefix: []byte("b/"), Start: []byte("c")}, nil},
+		{"start after prefix reverse", storage.Range{Prefix: []byte("b/"), Start: []byte("c"), Reverse: true}, []string{"b/3/x", "b/3", "b/2", "b/1", "b/"}},
+		{"start just after prefix reverse", storage.Range{Prefix: []byte("b/"), Start: []byte("b0"), Reverse: true}, []string{"b/3/x", "b/3", "b/2", "b/1", "b/"}},
+		{"end after prefix", storage.Range{Prefix: []byte("b/"), End: []byte("c")}, []string{"b/", "b/1", "b/2", "b/3", "b/3/x"}},
+		{"end before prefix", storage.Range{Prefix: []byte("b/"), End: []byte("a")}, nil},
+		{"end before prefix reverse", storage.Range{Prefix: []byte("b/"), End: []byte("a"), Reverse: true}, []string{"b/3/x", "b/3", "b/2", "b/1", "b/"}},
+		{"end 0x00", storage.Range{End: []byte("\x00")}, nil},
+		{"start 0xff 0xff 0xff", storage.Range{Start: []byte("\xff\xff\xff")}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := viewKeys(t, s, tt.r)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Iterate(%s) (-want +got):\n%s", format(tt.r), diff)
+			}
+		})
+	}
+}
+
+// format prints r for failure messages.
+func format(r storage.Range) string {
+	return fmt.Sprintf("{Prefix: %+q, Start: %+q, End: %+q, Reverse: %v}", r.Prefix, r.Start, r.End, r.Reverse)
+}
+
+// inRange reports whether key belongs to r, as the storage package defines it.
+func inRange(key string, r storage.Range) bool {
+	if !bytes.HasPrefix([]byte(key), r.Prefix) {
+		return false
+	}
+	if len(r.Start) > 0 {
+		if c := bytes.Compare([]byte(key), r.Start); (!r.Reverse && c < 0) || (r.Reverse && c > 0) {
+			return false
+		}
+	}
+	if len(r.End) > 0 {
+		if c := bytes.Compare([]byte(key), r.End); (!r.Reverse && c >= 0) || (r.Reverse && c <= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// testRangeModel compares every combination of a few bounds with a model.
+func testRangeModel(t *testing.T, s storage.Store) {
+	fill(t, s)
+	bounds := []string{"", "\x00", "a", "a\x00", "a\xff", "ab", "b", "\xff", "\xff\xff", "\xff\xff\xff\xff", "z/"}
+	if testing.Short() {
+		bounds = []string{"", "\x00", "a", "a\xff", "b", "\xff", "\xff\xff"}
+	}
+	all := sortedKeys()
+	err := s.View(context.Background(), func(tx storage.Tx) error {
+		for _, p := range bounds {
+			for _, start := range bounds {
+				for _, end := range bounds {
+					for _, rev := range []bool{false, true} {
+						r := storage.Range{Prefix: []byte(p), Start: []byte(start), End: []byte(end), Reverse: rev}
+						var want []string
+						for _, k := range all {
+							if inRange(k, r) {
+								want = append(want, k)
+							}
+						}
+						if rev {
+							want = reversed(want)
+						}
+						got, err := keys(tx, r)
+						if err != nil {
+							return err
+						}
+						if diff := cmp.Diff(want, got); diff != "" {
+							t.Errorf("Iterate(%s) (-want +got):\n%s", format(r), diff)
+						}
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+}
+
+func testOwnWrites(t *testing.T, s storage.Store) {
+	set(t, s, "a", "1", "b", "2", "d", "4", "x", "")
+	err := s.Update(context.Background(), func(tx storage.Tx) error {
+		if err := tx.Set([]byte("c"), []byte("3")); err != nil {
+			return err
+		}
+		if err := tx.Set([]byte("a"), []byte("1'")); err != nil {
+			return err
+		}
+		if err := tx.Delete([]byte("b")); err != nil {
+			return err
+		}
+		if err := tx.Set([]byte("e"), []byte("5")); err != nil {
+			return err
+		}
+		if err := tx.Delete([]byte("e")); err != nil {
+			return err
+		}
+		if v, err := tx.Get([]byte("c")); err != nil || string(v) != "3" {
+			t.Errorf("Get of a key set in this tx = %q, %v; want \"3\", nil", v, err)
+		}
+		if v, err := tx.Get([]byte("a")); err != nil || string(v) != "1'" {
+			t.Errorf("Get of a key changed in this tx = %q, %v; want \"1'\", nil", v, err)
+		}
+		if _, err := tx.Get([]byte("e")); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("Get of a key set and deleted in this tx: err = %v, want ErrNotFound", err)
+		}
+		got, err := scan(tx, storage.Range{End: []byte("x")})
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(map[string]string{"a": "1'", "c": "3", "d": "4"}, got); diff != "" {
+			t.Errorf("Iterate inside the tx (-want +got):\n%s", diff)
+		}
+		for _, rev := range []bool{false, true} {
+			want := []string{"a", "c", "d", "x"}
+			if rev {
+				want = reversed(want)
+			}
+			got, err := keys(tx, storage.Range{Reverse: rev})
+			if err != nil {
+				return err
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Iterate(Reverse: %v) inside the tx (-want +got):\n%s", rev, diff)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if diff := cmp.Diff(map[string]string{"a": "1'", "c": "3", "d": "4", "x": ""}, dump(t, s)); diff != "" {
+		t.Errorf("store (-want +got):\n%s", diff)
+	}
+}
+
+func testSeveralIterators(t *testing.T, s storage.Store) {
+	set(t, s, "a", "1", "b", "2", "c", "3")
+	check := func(tx storage.Tx) error {
+		fwd := tx.Iterate(storage.Range{})
+		defer fwd.Close()
+		rev := tx.Iterate(storage.Range{Reverse: true})
+		defer rev.Close()
+		var got []string
+		for fwd.Next() && rev.Next() {
+			got = append(got, string(fwd.Key())+string(rev.Key()))
+		}
+		if err := errors.Join(fwd.Err(), rev.Err()); err != nil {
+			return err
+		}
+		if diff := cmp.Diff([]string{"ac", "bb", "ca"}, got); diff != "" {
+			t.Errorf("two interleaved iterators (-want +got):\n%s", diff)
+		}
+		return nil
+	}
+	if err := s.View(context.Background(), check); err != nil {
+		t.Errorf("View: %v", err)
+	}
+	if err := s.Update(context.Background(), check); err != nil {
+		t.Errorf("Update: %v", err)
+	}
+}
+
+func testWriteWhileIterating(t *testing.T, s storage.Store) {
+	set(t, s, "k/a", "1", "k/b", "2", "k/c", "3")
+	err := s.Update(context.Background(), func(tx storage.Tx) error {
+		it := tx.Iterate(storage.Range{Prefix: []byte("k/")})
+		defer it.Close()
+		first := true
+		for it.Next() {
+			k := it.Key()
+			if first { // a key ahead of the iterator, which it may or may not see
+				if err := tx.Set([]byte("k/z"), []byte("x")); err != nil {
+					return err
+				}
+				first = false
+			}
+			if err := tx.Delete(k); err != nil {
+				return err
+			}
+			if err := tx.Set(append([]byte("moved/"), k...), []byte("x")); err != nil {
+				return err
+			}
+		}
+		return it.Err()
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	got := dump(t, s)
+	for _, k := range []string{"k/a", "k/b", "k/c"} {
+		if _, ok := got[k]; ok {
+			t.Errorf("key %q was deleted but is still there", k)
+		}
+		if _, ok := got["moved/"+k]; !ok {
+			t.Errorf("key %q is missing", "moved/"+k)
+		}
+	}
+	_, stayed := got["k/z"]
+	_, moved := got["moved/k/z"]
+	if stayed == moved {
+		t.Errorf("k/z: stayed %v, moved %v; want exactly one", stayed, moved)
+	}
+}
+
+func testUnclosedIterator(t *testing.T, s storage.Store) {
+	err := s.Update(context.Background(), func(tx storage.Tx) error {
+		if err := tx.Set([]byte("a"), []byte("1")); err != nil {
+			return err
+		}
+		it := tx.Iterate(storage.Range{})
+		it.Next()
+		return nil // it is never closed
+	})
+	if err != nil {
+		t.Fatalf("Update with an unclosed iterator: %v", err)
+	}
+	err = s.View(context.Background(), func(tx storage.Tx) error {
+		tx.Iterate(storage.Range{}).Next()
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("View with an unclosed iterator: %v", err)
+	}
+	if diff := cmp.Diff(map[string]string{"a": "1"}, dump(t, s)); diff != "" {
+		t.Errorf("store (-want +got):\n%s", diff)
+	}
+}
+
+// testSnapshot holds a View open while an Update commits: the View must not
+// see part of it (a backend that makes the Update wait passes too).
+func testSnapshot(t *testing.T, s storage.Store) {
+	set(t, s, "a", "0", "b", "0")
+	ctx := context.Background()
+	start, done := make(chan struct{}), make(chan error, 1)
+	go func() {
+		<-start
+		done <- s.Update(ctx, func(tx storage.Tx) error {
+			return errors.Join(tx.Set([]byte("a"), []byte("1")), tx.Set([]byte("b"), []byte("1")))
+		})
+	}()
+	var got []string
+	err := s.View(ctx, func(tx storage.Tx) error {
+		a, err := tx.Get([]byte("a"))
+		if err != nil {
+			return err
+		}
+		close(start)
+		select {
+		case err := <-done: // the backend did not make the Update wait
+			done <- err
+		case <-time.After(20 * time.Millisecond):
+		}
+		b, err := tx.Get([]byte("b"))
+		if err != nil {
+			return err
+		}
+		ks, err := scan(tx, storage.Range{})
+		got = []string{string(a), string(b), ks["a"], ks["b"]}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if diff := cmp.Diff([]string{"0", "0", "0", "0"}, got); diff != "" {
+		t.Errorf("a, b (Get), a, b (Iterate) in a View open across an Update (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]string{"a": "1", "b": "1"}, dump(t, s)); diff != "" {
+		t.Errorf("store (-want +got):\n%s", diff)
+	}
+}
+
+// testSnapshotConcurrent runs Views against Updates that each change every
+// key: a View must see all keys equal.
+func testSnapshotConcurrent(t *testing.T, s storage.Store) {
+	const nkeys = 8
+	rounds := 200
+	if testing.Short() {
+		rounds = 50
+	}
+	ctx := context.Background()
+	key := func(i int) []byte { return []byte("k" + strconv.Itoa(i)) }
+	write := func(n int) error {
+		return s.Update(ctx, func(tx storage.Tx) error {
+			for i := range nkeys {
+				if err := tx.Set(key(i), []byte(strconv.Itoa(n))); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := write(0); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				err := s.View(ctx, func(tx storage.Tx) error {
+					first, err := tx.Get(key(0))
+					if err != nil {
+						return err
+					}
+					got, err := scan(tx, storage.Range{Prefix: []byte("k")})
+					if err != nil {
+						return err
+					}
+					last, err := tx.Get(key(nkeys - 1))
+					if err != nil {
+						return err
+					}
+					for k, v := range got {
+						if v != string(first) || v != string(last) {
+							return fmt.Errorf("View saw %s=%s, k0=%s, k%d=%s: part of an Update", k, v, first, nkeys-1, last)
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	for n := 1; n <= rounds; n++ {
+		if err := write(n); err != nil {
+			t.Error(err)
+			break
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
+
+func testConflicts(t *testing.T, s storage.Store) {
+	workers, increments := 32, 100
+	if testing.Short() {
+		workers, increments = 8, 25
+	}
+	ctx := context.Background()
+	key := []byte("counter")
+	set(t, s, "counter", "0")
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Go(func() {
+			for range increments {
+				for {
+					err := s.Update(ctx, func(tx storage.Tx) error {
+						v, err := tx.Get(key)
+						if err != nil {
+							return err
+						}
+						n, err := strconv.Atoi(string(v))
+						if err != nil {
+							return err
+						}
+						return tx.Set(key, []byte(strconv.Itoa(n+1)))
+					})
+					if errors.Is(err, storage.ErrConflict) {
+						continue
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+					break
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("Update: %v", err)
+	}
+	got, err := get(t, s, "counter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strconv.Itoa(workers * increments); got != want {
+		t.Errorf("counter = %s after %d×%d increments, want %s: an increment was lost", got, workers, increments, want)
+	}
+}
+
+func testContextCancelled(t *testing.T, s storage.Store) {
+	set(t, s, "a", "1")
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := s.Update(cancelled, func(tx storage.Tx) error {
+		return tx.Set([]byte("before"), []byte("x"))
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Update with a cancelled context: err = %v, want context.Canceled", err)
+	}
+	err = s.View(cancelled, func(tx storage.Tx) error { return nil })
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("View with a cancelled context: err = %v, want context.Canceled", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	err = s.Update(ctx, func(tx storage.Tx) error {
+		if err := tx.Set([]byte("during"), []byte("x")); err != nil {
+			return err
+		}
+		if err := tx.Delete([]byte("a")); err != nil {
+			return err
+		}
+		cancel()
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Update whose context is cancelled during fn: err = %v, want context.Canceled", err)
+	}
+	if diff := cmp.Diff(map[string]string{"a": "1"}, dump(t, s)); diff != "" {
+		t.Errorf("store after cancelled Updates (-want +got):\n%s", diff)
+	}
+}
+
+func testClose(t *testing.T, s storage.Store) {
+	set(t, s, "a", "1")
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v, want nil", err)
+	}
+	called := false
+	fn := func(tx storage.Tx) error { called = true; return nil }
+	if err := s.View(context.Background(), fn); !errors.Is(err, storage.ErrClosed) {
+		t.Errorf("View after Close: err = %v, want ErrClosed", err)
+	}
+	if err := s.Update(context.Background(), fn); !errors.Is(err, storage.ErrClosed) {
+		t.Errorf("Update after Close: err = %v, want ErrClosed", err)
+	}
+	if called {
+		t.Error("fn was called on a closed store")
+	}
+}
+
+func testTxDone(t *testing.T, s storage.Store) {
+	set(t, s, "a", "1")
+	for _, update := range []bool{false, true} {
+		var leaked storage.Tx
+		var open, closed storage.Iterator
+		fn := func(tx storage.Tx) error {
+			leaked = tx
+			open = tx.Iterate(storage.Range{})
+			if !open.Next() {
+				return fmt.Errorf("Next = false, want true (err %v)", open.Err())
+			}
+			closed = tx.Iterate(storage.Range{})
+			return closed.Close()
+		}
+		var err error
+		if update {
+			err = s.Update(context.Background(), fn)
+		} else {
+			err = s.View(context.Background(), fn)
+		}
+		if err != nil {
+			t.Fatalf("update=%v: %v", update, err)
+		}
+		if _, err := leaked.Get([]byte("a")); !errors.Is(err, storage.ErrTxDone) {
+			t.Errorf("update=%v: Get after fn returned: err = %v, want ErrTxDone", update, err)
+		}
+		if err := leaked.Set([]byte("b"), []byte("2")); !errors.Is(err, storage.ErrTxDone) {
+			t.Errorf("update=%v: Set after fn returned: err = %v, want ErrTxDone", update, err)
+		}
+		if err := leaked.Delete([]byte("a")); !errors.Is(err, storage.ErrTxDone) {
+			t.Errorf("update=%v: Delete after fn returned: err = %v, want ErrTxDone", update, err)
+		}
+		it := leaked.Iterate(storage.Range{})
+		if it.Next() || !errors.Is(it.Err(), storage.ErrTxDone) {
+			t.Errorf("update=%v: Iterate after fn returned: Err = %v, want ErrTxDone", update, it.Err())
+		}
+		if err := it.Close(); err != nil {
+			t.Errorf("update=%v: Close of a dead iterator: %v", update, err)
+		}
+		if open.Next() || !errors.Is(open.Err(), storage.ErrTxDone) {
+			t.Errorf("update=%v: iterator left open, used after fn returned: Err = %v, want ErrTxDone", update, open.Err())
+		}
+		if _, err := open.Value(); !errors.Is(err, storage.ErrTxDone) {
+			t.Errorf("update=%v: Value of a dead iterator: err = %v, want ErrTxDone", update, err)
+		}
+		if err := errors.Join(open.Close(), open.Close(), closed.Close()); err != nil {
+			t.Errorf("update=%v: Close of dead iterators: %v", update, err)
+		}
+	}
+	if diff := cmp.Diff(map[string]string{"a": "1"}, dump(t, s)); diff != "" {
+		t.Errorf("store (-want +got):\n%s", diff)
+	}
+}
+
+func testLimits(t *testing.T, s storage.Store) {
+	maxKey := bytes.Repeat([]byte("k"), storage.MaxKeySize)
+	longKey := bytes.Repeat([]byte("k"), storage.MaxKeySize+1)
+	maxValue := bytes.Repeat([]byte("v"), storage.MaxValueSize)
+	bigValue := bytes.Repeat([]byte("v"), storage.MaxValueSize+1)
+	err := s.Update(context.Background(), func(tx storage.Tx) error {
+		tests := []struct {
+			name string
+			err  error
+			want error
+		}{
+			{"Set(empty key)", tx.Set(nil, []byte("x")), storage.ErrInvalidKey},
+			{"Set(key of MaxKeySize+1)", tx.Set(longKey, []byte("x")), storage.ErrInvalidKey},
+			{"Set(value of MaxValueSize+1)", tx.Set([]byte("big"), bigValue), storage.ErrValueTooLarge},
+			{"Delete(empty key)", tx.Delete([]byte{}), storage.ErrInvalidKey},
+			{"Delete(key of MaxKeySize+1)", tx.Delete(longKey), storage.ErrInvalidKey},
+			{"Set(key of MaxKeySize)", tx.Set(maxKey, []byte("max")), nil},
+			{"Set(value of MaxValueSize)", tx.Set([]byte("max"), maxValue), nil},
+		}
+		for _, tt := range tests {
+			if !errors.Is(tt.err, tt.want) || (tt.want == nil && tt.err != nil) {
+				t.Errorf("%s: err = %v, want %v", tt.name, tt.err, tt.want)
+			}
+		}
+		for _, k := range [][]byte{nil, longKey} {
+			if _, err := tx.Get(k); !errors.Is(err, storage.ErrInvalidKey) && !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("Get(key of %d bytes): err = %v, want ErrInvalidKey or ErrNotFound", len(k), err)
+			}
+		}
+		return nil // the failed calls wrote nothing; the others commit
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	got := dump(t, s)
+	want := map[string]string{string(maxKey): "max", "max": string(maxValue)}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("store (-want +got):\n%.2000s", diff)
+	}
+}
