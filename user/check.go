@@ -1,0 +1,196 @@
+package user
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/userkit/userkit/storage"
+)
+
+// Problem is one inconsistency found by Check.
+type Problem struct {
+	Tenant string
+	UserID string // empty when the problem is not about one user
+	Msg    string
+}
+
+func (p Problem) String() string {
+	if p.UserID == "" {
+		return fmt.Sprintf("tenant %q: %s", p.Tenant, p.Msg)
+	}
+	return fmt.Sprintf("tenant %q: user %s: %s", p.Tenant, p.UserID, p.Msg)
+}
+
+// Check verifies the whole store in one read transaction: every head
+// decodes; every user has every version from 1 to its head, each decoding to
+// that user and version, and the newest equal to the head; every index entry
+// and unique key points at an existing user whose current value it holds;
+// and every user has all its index entries and unique keys. It returns the
+// problems found (none for a healthy store) or the error that stopped it.
+//
+// Check holds the tenant's expected keys in memory while it reads it, about
+// ten keys per user.
+func Check(ctx context.Context, store storage.Store) ([]Problem, error) {
+	var problems []Problem
+	err := store.View(ctx, func(tx storage.Tx) error {
+		c := &checker{}
+		it := tx.Iterate(storage.Range{})
+		defer it.Close()
+		for it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			k := it.Key()
+			sep := bytes.IndexByte(k, 0)
+			if sep < 0 || sep+1 >= len(k) {
+				c.add("", "", fmt.Sprintf("key %q is not a userkit key", k))
+				continue
+			}
+			tenant := string(k[:sep])
+			if c.tenant == nil || *c.tenant != tenant {
+				c.finish()
+				c.start(tenant)
+			}
+			rest := k[sep+1:]
+			switch rest[0] {
+			case kindHead:
+				v, err := it.Value()
+				if err != nil {
+					return err
+				}
+				c.head(string(rest[1:]), v)
+			case kindVersion:
+				v, err := it.Value()
+				if err != nil {
+					return err
+				}
+				c.version(rest[1:], v)
+			case kindUnique:
+				v, err := it.Value()
+				if err != nil {
+					return err
+				}
+				c.unique(k, v)
+			case kindIndex:
+				c.index(k)
+			default:
+				c.add(tenant, "", fmt.Sprintf("key %q has an unknown kind", k))
+			}
+		}
+		if err := it.Err(); err != nil {
+			return err
+		}
+		c.finish()
+		problems = c.problems
+		return nil
+	})
+	return problems, err
+}
+
+// checker is the state of Check within one tenant.
+type checker struct {
+	problems []Problem
+	tenant   *string
+	heads    map[string]*User
+	expected map[string]string // index or unique key → the user ID it should name
+	seen     map[string]bool
+	versions map[string]int64 // user ID → the last version seen
+}
+
+func (c *checker) add(tenant, id, msg string) {
+	c.problems = append(c.problems, Problem{Tenant: tenant, UserID: id, Msg: msg})
+}
+
+func (c *checker) start(tenant string) {
+	c.tenant = &tenant
+	c.heads = map[string]*User{}
+	c.expected = map[string]string{}
+	c.seen = map[string]bool{}
+	c.versions = map[string]int64{}
+}
+
+func (c *checker) head(id string, v []byte) {
+	u, err := decode(v)
+	if err != nil {
+		c.add(*c.tenant, id, "head does not decode: "+err.Error())
+		return
+	}
+	if u.ID != id {
+		c.add(*c.tenant, id, "head holds user "+u.ID)
+		return
+	}
+	c.heads[id] = u
+	for _, f := range indexedFields {
+		val, ok := f.value(u)
+		c.expected[string(indexKey(*c.tenant, f.b, val, !ok, id))] = id
+		if f.unique && ok {
+			c.expected[string(uniqueKey(*c.tenant, f.b, val))] = id
+		}
+	}
+}
+
+func (c *checker) version(rest, v []byte) {
+	if len(rest) != idLen+8 {
+		c.add(*c.tenant, "", fmt.Sprintf("malformed version key %q", rest))
+		return
+	}
+	id := string(rest[:idLen])
+	n := int64(binary.BigEndian.Uint64(rest[idLen:]))
+	head, ok := c.heads[id]
+	if !ok {
+		c.add(*c.tenant, id, fmt.Sprintf("version %d has no head", n))
+		return
+	}
+	if want := c.versions[id] + 1; n != want {
+		c.add(*c.tenant, id, fmt.Sprintf("version %d follows version %d", n, want-1))
+	}
+	c.versions[id] = n
+	u, err := decode(v)
+	switch {
+	case err != nil:
+		c.add(*c.tenant, id, fmt.Sprintf("version %d does not decode: %v", n, err))
+	case u.ID != id || u.Version != n:
+		c.add(*c.tenant, id, fmt.Sprintf("version key %d holds user %s version %d", n, u.ID, u.Version))
+	case n == head.Version && !bytes.Equal(v, encode(nil, head)):
+		c.add(*c.tenant, id, fmt.Sprintf("version %d differs from the head", n))
+	}
+}
+
+func (c *checker) unique(k, v []byte) {
+	want, ok := c.expected[string(k)]
+	c.seen[string(k)] = true
+	switch {
+	case !ok:
+		c.add(*c.tenant, string(v), fmt.Sprintf("unique key %q belongs to no user's current value", k))
+	case want != string(v):
+		c.add(*c.tenant, want, fmt.Sprintf("unique key %q names user %s", k, v))
+	}
+}
+
+func (c *checker) index(k []byte) {
+	c.seen[string(k)] = true
+	if _, ok := c.expected[string(k)]; !ok {
+		c.add(*c.tenant, "", fmt.Sprintf("index entry %q belongs to no user's current value", k))
+	}
+}
+
+// finish reports what the tenant lacks: entries never seen, versions that
+// stop before the head.
+func (c *checker) finish() {
+	if c.tenant == nil {
+		return
+	}
+	for k, id := range c.expected {
+		if !c.seen[k] {
+			c.add(*c.tenant, id, fmt.Sprintf("missing index or unique key %q", k))
+		}
+	}
+	for id, u := range c.heads {
+		if c.versions[id] != u.Version {
+			c.add(*c.tenant, id, fmt.Sprintf("versions stop at %d, head is version %d", c.versions[id], u.Version))
+		}
+	}
+	c.tenant = nil
+}

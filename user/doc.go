@@ -1,0 +1,80 @@
+// Package user is the domain at the centre of userkit: the User record of an
+// investment platform, its versions, who may read and change it, and the
+// Service that manages it over any storage.Store.
+//
+// # Calls and principals
+//
+// Every Service call runs on behalf of a Principal carried by the context
+// (WithPrincipal): an entity ID, its groups, its tenant and whether it is an
+// administrator. A call without one fails with ErrUnauthenticated. Tenants
+// are hard walls: every key is prefixed by the tenant, so another tenant's
+// users are not found, never forbidden, and uniqueness is per tenant. A
+// principal reads a user when it is an administrator or its ID or one of its
+// groups is in readable_by, and changes it (Patch, Delete, Restore) when it is
+// an administrator or listed in modifiable_by. Read access is not needed to
+// change a user; the changed record is returned all the same.
+//
+// # Records and versions
+//
+// Create applies a Patch to an empty record: `{}` is valid, and defaults fill
+// status (WAITING_FOR_VERIFICATION), language (en-US) and the access lists
+// ([the new user, the creator]). Patch is a JSON merge patch: absent fields
+// stay, Null clears, CounterAccount is replaced whole. email and phone are
+// write-once: they may be set while null, sending the same value again is
+// accepted, anything else is a *ConflictError naming the field. Read-only
+// fields sent back with their current value are accepted (clients round-trip
+// what they read). A patch that changes nothing writes no version.
+//
+// Every change writes a new immutable version under its own key and moves the
+// user's head; older versions are never rewritten. Versions lists them,
+// GetVersion reads one, Diff compares two field by field (go-cmp over the
+// typed records; the version metadata is left out because it always
+// changes). History stays readable while a user is deleted. Delete is soft
+// and keeps external_id, email and phone reserved; Restore undoes it.
+//
+// Patch, Delete and Restore take an optional expected version (optimistic
+// concurrency). Without one, concurrent changes are serialised: the store
+// detects or serialises conflicts and the service runs the transaction again,
+// a bounded number of times (Options.MaxRetries), before giving up with
+// ErrBusy.
+//
+// # Decisions where the SPEC is silent
+//
+//   - Nullable strings refuse the empty string ("use null to clear").
+//   - language, status, readable_by and modifiable_by refuse null;
+//     feature_flags null means no flags.
+//   - Lists are bounded: at most 64 feature flags and 1,000 entries in each
+//     access list, so that every record stays far below the storage value
+//     limit.
+//   - Patching or deleting a deleted user is ErrNotFound; restoring a live
+//     user changes nothing.
+//   - The same email with other letter case is another value for the
+//     write-once rule, but the same value for uniqueness.
+//   - Times are stored in UTC with microsecond precision; a version's time
+//     never goes before its predecessor's, even if the clock does.
+//
+// # Queries
+//
+// Query runs the language of package query over the tenant's users. The
+// records the caller may not read are neither returned nor counted; deleted
+// users only when asked for. Default order is id ascending (creation order,
+// IDs being ULIDs); ties under orderby break on id ascending; null sorts
+// first ascending, last descending.
+//
+// Secondary index entries are written in the same transaction as the record
+// for external_id, email (lower-cased), phone, status, first_name and
+// last_name (lower-cased). The planner (see Explain) turns `eq` on an indexed
+// field into a point range, a prefix wildcard ('jane*') into an index range
+// scan, `in` and `or` of such terms into a union and `and` into the ranges of
+// one of its sides; the full predicate is still checked on every candidate,
+// so a plan only narrows what is read. A query with a single orderby key on
+// an indexed field and no usable range walks that index in order instead of
+// sorting. Everything else scans the tenant's heads. Compiled queries are
+// kept in a small LRU cache keyed by the query string.
+//
+// # Storage layout
+//
+// The record encoding is private, versioned (a format byte) and compact;
+// decoding slices every string out of one conversion of the buffer. The key
+// layout is described in keys.go.
+package user

@@ -1,0 +1,231 @@
+package user
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/userkit/userkit/storage"
+)
+
+// readable returns the head of a user the principal may read, deleted or
+// not: history stays readable while a user is deleted.
+func (s *Service) readable(tx storage.Tx, pr *Principal, id string) (*User, error) {
+	u, err := readHead(tx, pr.Tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	if !pr.canRead(u) {
+		return nil, &ForbiddenError{Principal: pr.ID, Target: id, Action: "read"}
+	}
+	return u, nil
+}
+
+// Versions returns the metadata of a user's versions, newest first, from
+// offset (0 is the latest), at most limit of them, and how many versions
+// there are. Access is decided by the latest version's readable_by; the
+// history of a deleted user stays readable. Errors are those of Get, and
+// ErrInvalid for a limit below 1 or a negative offset.
+func (s *Service) Versions(ctx context.Context, id string, limit, offset int) ([]VersionInfo, int64, error) {
+	pr, err := principal(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := checkID(id); err != nil {
+		return nil, 0, err
+	}
+	if limit < 1 || offset < 0 {
+		return nil, 0, fmt.Errorf("%w: limit must be at least 1 and offset at least 0", ErrInvalid)
+	}
+	var out []VersionInfo
+	var total int64
+	err = s.store.View(ctx, func(tx storage.Tx) error {
+		head, err := s.readable(tx, pr, id)
+		if err != nil {
+			return err
+		}
+		total = head.Version
+		if int64(offset) >= total {
+			return nil
+		}
+		start := versionKey(pr.Tenant, id, total-int64(offset))
+		it := tx.Iterate(storage.Range{Prefix: versionPrefix(pr.Tenant, id), Start: start, Reverse: true})
+		defer it.Close()
+		for len(out) < limit && it.Next() {
+			b, err := it.Value()
+			if err != nil {
+				return err
+			}
+			u, err := decode(b)
+			if err != nil {
+				return err
+			}
+			out = append(out, VersionInfo{
+				Version:                 u.Version,
+				VersionDatetime:         u.VersionDatetime,
+				VersionAuthoredByUserID: u.VersionAuthoredByUserID,
+				Deleted:                 u.Deleted,
+			})
+		}
+		return it.Err()
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+// GetVersion returns the user as it was at the given version. Access is
+// decided by the latest version. Errors are those of Get; ErrNotFound when
+// the version does not exist.
+func (s *Service) GetVersion(ctx context.Context, id string, version int64) (*User, error) {
+	pr, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	var u *User
+	err = s.store.View(ctx, func(tx storage.Tx) error {
+		head, err := s.readable(tx, pr, id)
+		if err != nil {
+			return err
+		}
+		if version < 1 || version > head.Version {
+			return fmt.Errorf("%w: user %s has no version %d", ErrNotFound, id, version)
+		}
+		b, err := tx.Get(versionKey(pr.Tenant, id, version))
+		if err != nil {
+			return fmt.Errorf("user: version %d of %s: %w", version, id, err)
+		}
+		u, err = decode(b)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// diffable is the part of a record a Diff compares, in wire order; the
+// version metadata (which always changes) is left out.
+type diffable struct {
+	ExternalID      *string
+	FirstName       *string
+	LastName        *string
+	Email           *string
+	Phone           *string
+	Language        string
+	CounterAccount  *CounterAccount
+	FeatureFlags    []string
+	Status          Status
+	BrokerageUserID *string
+	IDPUserID       *string
+	ReadableBy      []string
+	ModifiableBy    []string
+	Deleted         bool
+}
+
+func diffView(u *User) diffable {
+	return diffable{
+		ExternalID: u.ExternalID, FirstName: u.FirstName, LastName: u.LastName,
+		Email: u.Email, Phone: u.Phone, Language: u.Language,
+		CounterAccount: u.CounterAccount, FeatureFlags: u.FeatureFlags,
+		Status: u.Status, BrokerageUserID: u.BrokerageUserID, IDPUserID: u.IDPUserID,
+		ReadableBy: u.ReadableBy, ModifiableBy: u.ModifiableBy, Deleted: u.Deleted,
+	}
+}
+
+// wireNames maps the Go field names of diffable and CounterAccount to their
+// wire names.
+var wireNames = map[string]string{
+	"ExternalID": "external_id", "FirstName": "first_name", "LastName": "last_name",
+	"Email": "email", "Phone": "phone", "Language": "language",
+	"CounterAccount": "counter_account", "FeatureFlags": "feature_flags",
+	"Status": "status", "BrokerageUserID": "brokerage_user_id", "IDPUserID": "idp_user_id",
+	"ReadableBy": "readable_by", "ModifiableBy": "modifiable_by", "Deleted": "deleted",
+	"BankAccountNumber": "bank_account_number", "BankAccountNumberType": "bank_account_number_type",
+	"BankID": "bank_id", "BankIDType": "bank_id_type",
+}
+
+// changeReporter is a cmp.Reporter collecting the differing leaves.
+type changeReporter struct {
+	path    cmp.Path
+	changes []Change
+}
+
+func (r *changeReporter) PushStep(ps cmp.PathStep) { r.path = append(r.path, ps) }
+func (r *changeReporter) PopStep()                 { r.path = r.path[:len(r.path)-1] }
+
+func (r *changeReporter) Report(rs cmp.Result) {
+	if rs.Equal() {
+		return
+	}
+	var names []string
+	for _, step := range r.path {
+		if sf, ok := step.(cmp.StructField); ok {
+			names = append(names, wireNames[sf.Name()])
+		}
+	}
+	old, cur := r.path.Last().Values()
+	r.changes = append(r.changes, Change{Field: strings.Join(names, "."), Old: plain(old), New: plain(cur)})
+}
+
+// plain turns a reported value into nil, a string, a bool, a []string or a
+// *CounterAccount.
+func plain(v reflect.Value) any {
+	if !v.IsValid() {
+		return nil
+	}
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return nil
+		}
+		if ca, ok := v.Interface().(*CounterAccount); ok {
+			c := *ca
+			return &c
+		}
+		v = v.Elem()
+	}
+	switch x := v.Interface().(type) {
+	case Status:
+		return string(x)
+	case []string:
+		return slices.Clone(x)
+	default:
+		return x
+	}
+}
+
+// diffOptions make lists compare whole: a list that changed is one Change.
+var diffOptions = cmp.Options{
+	cmp.Comparer(func(a, b []string) bool { return slices.Equal(a, b) }),
+}
+
+// Diff returns the changes from version `from` to version `to` of a user:
+// one Change per field that differs, in the record's field order (a
+// counter account that changed in part lists the changed sub-fields; one
+// that appeared or disappeared is one Change). The version metadata is not
+// compared. from may be greater than to (the diff then goes backwards).
+// Errors are those of GetVersion.
+func (s *Service) Diff(ctx context.Context, id string, from, to int64) ([]Change, error) {
+	a, err := s.GetVersion(ctx, id, from)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.GetVersion(ctx, id, to)
+	if err != nil {
+		return nil, err
+	}
+	return diffUsers(a, b), nil
+}
+
+func diffUsers(a, b *User) []Change {
+	var r changeReporter
+	cmp.Equal(diffView(a), diffView(b), diffOptions, cmp.Reporter(&r))
+	return r.changes
+}

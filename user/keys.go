@@ -1,0 +1,155 @@
+package user
+
+import (
+	"encoding/binary"
+	"strings"
+)
+
+// Key layout. Every key starts with the tenant and a 0x00 byte (tenants may
+// not contain control characters), so a tenant's keys form one prefix and
+// tenants never see each other's data. After the tenant prefix:
+//
+//	h <id>                          → the head: the latest version's record
+//	v <id> <version uint64 BE>      → one immutable version's record
+//	u <field> <value>               → the ID of the user holding a unique value
+//	i <field> 0x01 <value> 0x00 <id> → empty: a secondary index entry
+//	i <field> 0x00 <id>             → empty: the entry of a null value
+//
+// Unique keys are point keys (not prefixes of index entries) so that a
+// store's conflict detection sees two transactions claiming one value.
+// Index values are folded (lower-cased) where the field compares
+// case-insensitively, so their byte order is the query language's order and
+// the null entries come first. Values are bounded by validation (names ≤ 128
+// runes, email ≤ 254 bytes, external_id ≤ 64), so every key stays far below
+// storage.MaxKeySize; tenants are at most 64 bytes.
+const (
+	kindHead    = 'h'
+	kindVersion = 'v'
+	kindUnique  = 'u'
+	kindIndex   = 'i'
+)
+
+// Indexed fields, by their byte in index and unique keys.
+const (
+	fieldExternalID = 'x'
+	fieldEmail      = 'e'
+	fieldPhone      = 'p'
+	fieldStatus     = 's'
+	fieldFirstName  = 'f'
+	fieldLastName   = 'l'
+)
+
+// indexedField describes one field with secondary index entries.
+type indexedField struct {
+	b      byte
+	name   string
+	unique bool
+	fold   bool
+	get    func(*User) *string
+}
+
+var indexedFields = []indexedField{
+	{fieldExternalID, "external_id", true, false, func(u *User) *string { return u.ExternalID }},
+	{fieldEmail, "email", true, true, func(u *User) *string { return u.Email }},
+	{fieldPhone, "phone", true, false, func(u *User) *string { return u.Phone }},
+	{fieldStatus, "status", false, false, func(u *User) *string { s := string(u.Status); return &s }},
+	{fieldFirstName, "first_name", false, true, func(u *User) *string { return u.FirstName }},
+	{fieldLastName, "last_name", false, true, func(u *User) *string { return u.LastName }},
+}
+
+func indexedFieldByName(name string) (indexedField, bool) {
+	for _, f := range indexedFields {
+		if f.name == name {
+			return f, true
+		}
+	}
+	return indexedField{}, false
+}
+
+// value returns the field's indexed form for u, or "" and false for null.
+func (f indexedField) value(u *User) (string, bool) {
+	p := f.get(u)
+	if p == nil {
+		return "", false
+	}
+	if f.fold {
+		return strings.ToLower(*p), true
+	}
+	return *p, true
+}
+
+func tenantPrefix(tenant string) []byte {
+	b := make([]byte, 0, len(tenant)+1)
+	b = append(b, tenant...)
+	return append(b, 0)
+}
+
+func headKey(tenant, id string) []byte {
+	b := make([]byte, 0, len(tenant)+2+len(id))
+	b = append(b, tenant...)
+	b = append(b, 0, kindHead)
+	return append(b, id...)
+}
+
+func headPrefix(tenant string) []byte {
+	return append(tenantPrefix(tenant), kindHead)
+}
+
+func versionKey(tenant, id string, version int64) []byte {
+	b := versionPrefix(tenant, id)
+	return binary.BigEndian.AppendUint64(b, uint64(version))
+}
+
+func versionPrefix(tenant, id string) []byte {
+	b := make([]byte, 0, len(tenant)+2+len(id)+8)
+	b = append(b, tenant...)
+	b = append(b, 0, kindVersion)
+	return append(b, id...)
+}
+
+func uniqueKey(tenant string, field byte, value string) []byte {
+	b := make([]byte, 0, len(tenant)+3+len(value))
+	b = append(b, tenant...)
+	b = append(b, 0, kindUnique, field)
+	return append(b, value...)
+}
+
+// indexFieldPrefix is the prefix of every index entry of one field.
+func indexFieldPrefix(tenant string, field byte) []byte {
+	b := make([]byte, 0, len(tenant)+4+64)
+	b = append(b, tenant...)
+	return append(b, 0, kindIndex, field)
+}
+
+// indexValuePrefix is the prefix of the entries whose value starts with v
+// (exact reports whether the value must be exactly v).
+func indexValuePrefix(tenant string, field byte, v string, exact bool) []byte {
+	b := append(indexFieldPrefix(tenant, field), 1)
+	b = append(b, v...)
+	if exact {
+		b = append(b, 0)
+	}
+	return b
+}
+
+func indexNullPrefix(tenant string, field byte) []byte {
+	return append(indexFieldPrefix(tenant, field), 0)
+}
+
+func indexKey(tenant string, field byte, v string, null bool, id string) []byte {
+	var b []byte
+	if null {
+		b = indexNullPrefix(tenant, field)
+	} else {
+		b = indexValuePrefix(tenant, field, v, true)
+	}
+	return append(b, id...)
+}
+
+// idFromIndexKey returns the user ID at the end of an index key.
+func idFromIndexKey(k []byte) string {
+	return string(k[len(k)-idLen:])
+}
+
+// idLen is the length of a user ID: "U" and a 26-character ULID.
+const idLen = 27

@@ -1,0 +1,49 @@
+package user
+
+import (
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/userkit/userkit/query"
+)
+
+// Options configure a Service. A nil *Options, and every zero field, means
+// the default.
+type Options struct {
+	// Now is the clock. Default time.Now. Times are stored in UTC with
+	// microsecond precision.
+	Now func() time.Time
+	// NewID returns a new user ID ("U" and a ULID). Default: a monotonic
+	// ULID from the current time. IDs must sort in creation order for the
+	// default query order to be creation order.
+	NewID func() string
+	// FeatureFlags is the set of allowed feature flags. Default CONSOLE,
+	// ROBO_ADVISOR, SELF_INVESTOR.
+	FeatureFlags []string
+	// StrictIBAN turns on the IBAN mod-97 checksum for counter accounts of
+	// type IBAN. Off by default: the seed's own example account fails it.
+	StrictIBAN bool
+	// Transitions, when set, decides which status moves are allowed (see
+	// OnboardingFlow). Default: any status may follow any other.
+	Transitions TransitionPolicy
+	// IdentityProvider creates logins for Create with CreateIDPUser. Without
+	// one such creates fail with ErrNoIdentityProvider.
+	IdentityProvider IdentityProvider
+	// MaxRetries bounds how often one call runs its transaction again after
+	// a storage conflict before failing with ErrBusy. Default 64.
+	MaxRetries int
+	// QueryLimits bound the size of queries. Default: query's defaults.
+	QueryLimits *query.Limits
+	// QueryCacheSize is the number of compiled queries kept, least recently
+	// used first out. Default 256; negative disables the cache.
+	QueryCacheSize int
+}
+
+// DefaultFeatureFlags are the feature flags allowed when Options.FeatureFlags
+// is empty.
+var defaultFeatureFlags = []string{"CONSOLE", "ROBO_ADVISOR", "SELF_INVESTOR"}
+
+// DefaultLanguage is the language of a user created without one.
+const DefaultLanguage = "en-US"
+
+func newULID() string { return "U" + ulid.Make().String() }

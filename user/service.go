@@ -1,0 +1,439 @@
+package user
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/userkit/userkit/storage"
+	"github.com/userkit/userkit/validate"
+)
+
+// Service manages the users of every tenant in one store. It is safe for
+// concurrent use; all its state lives in the store.
+type Service struct {
+	store        storage.Store
+	now          func() time.Time
+	newID        func() string
+	featureFlags []string
+	strictIBAN   bool
+	transitions  TransitionPolicy
+	idp          IdentityProvider
+	maxRetries   int
+	queries      *queryCache
+}
+
+// NewService returns a Service over store. A nil opts means the defaults.
+// The Service does not own the store: closing it is the caller's job.
+func NewService(store storage.Store, opts *Options) *Service {
+	if opts == nil {
+		opts = &Options{}
+	}
+	s := &Service{
+		store:        store,
+		now:          opts.Now,
+		newID:        opts.NewID,
+		featureFlags: opts.FeatureFlags,
+		strictIBAN:   opts.StrictIBAN,
+		transitions:  opts.Transitions,
+		idp:          opts.IdentityProvider,
+		maxRetries:   opts.MaxRetries,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.newID == nil {
+		s.newID = newULID
+	}
+	if len(s.featureFlags) == 0 {
+		s.featureFlags = defaultFeatureFlags
+	}
+	if s.maxRetries <= 0 {
+		s.maxRetries = 64
+	}
+	s.queries = newQueryCache(opts.QueryCacheSize, opts.QueryLimits)
+	return s
+}
+
+// maxTenant is the longest tenant name, in bytes.
+const maxTenant = 64
+
+// principal returns the context's principal, checked.
+func principal(ctx context.Context) (*Principal, error) {
+	p, ok := PrincipalFrom(ctx)
+	if !ok {
+		return nil, ErrUnauthenticated
+	}
+	if p.Tenant == "" || len(p.Tenant) > maxTenant {
+		return nil, fmt.Errorf("%w: tenant must be 1 to %d bytes", ErrUnauthenticated, maxTenant)
+	}
+	for i := 0; i < len(p.Tenant); i++ {
+		if p.Tenant[i] < 0x20 || p.Tenant[i] == 0x7f {
+			return nil, fmt.Errorf("%w: tenant contains a control character", ErrUnauthenticated)
+		}
+	}
+	if validate.EntityID(nil, p.ID) != nil {
+		return nil, fmt.Errorf("%w: principal ID %q is not an entity ID", ErrUnauthenticated, p.ID)
+	}
+	return &p, nil
+}
+
+// ValidID reports whether id has the form of a user ID: "U" and a
+// 26-character ULID in upper-case Crockford base32.
+func ValidID(id string) bool { return validate.UserID(nil, id) == nil }
+
+// checkID returns an error wrapping ErrInvalid unless id is a user ID.
+func checkID(id string) error {
+	if validate.UserID(nil, id) != nil {
+		return fmt.Errorf("%w: %q is not a user ID", ErrInvalid, id)
+	}
+	return nil
+}
+
+// update runs fn in a read-write transaction, again after a storage
+// conflict, at most maxRetries more times, with a growing random pause.
+func (s *Service) update(ctx context.Context, fn func(storage.Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		err := s.store.Update(ctx, fn)
+		if err == nil || !errors.Is(err, storage.ErrConflict) {
+			return err
+		}
+		if attempt >= s.maxRetries {
+			return fmt.Errorf("%w: %w", ErrBusy, err)
+		}
+		pause := time.Duration(rand.Int64N(int64(50*time.Microsecond) << min(attempt, 8)))
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// readHead reads and decodes a user's latest version, or ErrNotFound.
+func readHead(tx storage.Tx, tenant, id string) (*User, error) {
+	b, err := tx.Get(headKey(tenant, id))
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decode(b)
+}
+
+// CreateOptions modify Create.
+type CreateOptions struct {
+	// CreateIDPUser asks the IdentityProvider to create a login for the new
+	// user (SPEC §7); email and phone are then required.
+	CreateIDPUser bool
+}
+
+// Create stores a new user built from p over the defaults (an empty Patch
+// is valid) and returns it at version 1.
+//
+// Errors: *ValidationError listing every field problem; *ConflictError for a
+// duplicate external_id, email or phone; *TransitionError when the policy
+// refuses the initial status; ErrNoIdentityProvider; ErrUnauthenticated.
+// On any error nothing is stored, and a login created at the identity
+// provider is deleted again.
+func (s *Service) Create(ctx context.Context, p Patch, opts *CreateOptions) (*User, error) {
+	pr, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.check(&p, true); err != nil {
+		return nil, err
+	}
+	idpUser := opts != nil && opts.CreateIDPUser
+	if idpUser {
+		var missing []FieldError
+		if !p.Email.Set || p.Email.Null {
+			missing = append(missing, FieldError{Path: []string{"email"}, Message: "is required to create a login", Type: "required"})
+		}
+		if !p.Phone.Set || p.Phone.Null {
+			missing = append(missing, FieldError{Path: []string{"phone"}, Message: "is required to create a login", Type: "required"})
+		}
+		if missing != nil {
+			return nil, &ValidationError{Errors: missing}
+		}
+		if s.idp == nil {
+			return nil, ErrNoIdentityProvider
+		}
+	}
+	id := s.newID()
+	if err := checkID(id); err != nil {
+		return nil, fmt.Errorf("user: Options.NewID returned an invalid ID: %w", err)
+	}
+	now := stamp(s.now())
+	base := &User{
+		ID:                      id,
+		Language:                DefaultLanguage,
+		Status:                  "",
+		ReadableBy:              dedupe([]string{id, pr.ID}),
+		ModifiableBy:            dedupe([]string{id, pr.ID}),
+		CreationDatetime:        now,
+		Version:                 1,
+		VersionDatetime:         now,
+		VersionAuthoredByUserID: pr.ID,
+	}
+	if !p.Status.Set {
+		p.Status = Value(WaitingForVerification)
+	}
+	u, err := s.apply(base, &p)
+	if err != nil {
+		return nil, err
+	}
+	if idpUser {
+		ident := Identity{UserID: id, Email: *u.Email, Phone: *u.Phone}
+		if u.FirstName != nil {
+			ident.FirstName = *u.FirstName
+		}
+		if u.LastName != nil {
+			ident.LastName = *u.LastName
+		}
+		idpID, err := s.idp.CreateIdentity(ctx, ident)
+		if err != nil {
+			return nil, fmt.Errorf("user: identity provider: %w", err)
+		}
+		if len([]rune(idpID)) > maxIDPUserID || idpID == "" {
+			_ = s.idp.DeleteIdentity(context.WithoutCancel(ctx), idpID)
+			return nil, fmt.Errorf("user: identity provider returned an invalid ID %q", idpID)
+		}
+		u.IDPUserID = &idpID
+	}
+	err = s.update(ctx, func(tx storage.Tx) error {
+		return s.write(tx, pr.Tenant, nil, u)
+	})
+	if err != nil {
+		if idpUser {
+			if derr := s.idp.DeleteIdentity(context.WithoutCancel(ctx), *u.IDPUserID); derr != nil {
+				err = fmt.Errorf("%w (and deleting the login failed: %v)", err, derr)
+			}
+		}
+		return nil, err
+	}
+	return u, nil
+}
+
+// write stores next as the new head and version of a user whose previous
+// head is prev (nil on create), keeping the unique keys and index entries
+// in step. It fails with a *ConflictError if a unique value of next belongs
+// to another user.
+func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
+	for _, f := range indexedFields {
+		nv, nok := f.value(next)
+		var pv string
+		var pok bool
+		if prev != nil {
+			pv, pok = f.value(prev)
+			if pv == nv && pok == nok {
+				continue
+			}
+		}
+		if f.unique {
+			if nok {
+				k := uniqueKey(tenant, f.b, nv)
+				owner, err := tx.Get(k)
+				switch {
+				case err == nil && string(owner) != next.ID:
+					return &ConflictError{Field: f.name, Reason: ReasonDuplicate}
+				case err != nil && !errors.Is(err, storage.ErrNotFound):
+					return err
+				}
+				if err := tx.Set(k, []byte(next.ID)); err != nil {
+					return err
+				}
+			}
+			if pok {
+				if err := tx.Delete(uniqueKey(tenant, f.b, pv)); err != nil {
+					return err
+				}
+			}
+		}
+		if prev != nil {
+			if err := tx.Delete(indexKey(tenant, f.b, pv, !pok, prev.ID)); err != nil {
+				return err
+			}
+		}
+		if err := tx.Set(indexKey(tenant, f.b, nv, !nok, next.ID), nil); err != nil {
+			return err
+		}
+	}
+	rec := encode(make([]byte, 0, 256), next)
+	if err := tx.Set(versionKey(tenant, next.ID, next.Version), rec); err != nil {
+		return err
+	}
+	return tx.Set(headKey(tenant, next.ID), rec)
+}
+
+// GetOptions modify Get.
+type GetOptions struct {
+	// IncludeDeleted returns a deleted user instead of ErrNotFound.
+	IncludeDeleted bool
+}
+
+// Get returns the latest version of the user with the given ID.
+//
+// Errors: ErrInvalid for a malformed ID; ErrNotFound when the caller's
+// tenant has no such user, or it is deleted and IncludeDeleted is not set;
+// *ForbiddenError when the principal may not read it.
+func (s *Service) Get(ctx context.Context, id string, opts *GetOptions) (*User, error) {
+	pr, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	var u *User
+	err = s.store.View(ctx, func(tx storage.Tx) error {
+		u, err = readHead(tx, pr.Tenant, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !pr.canRead(u) {
+		return nil, &ForbiddenError{Principal: pr.ID, Target: id, Action: "read"}
+	}
+	if u.Deleted && (opts == nil || !opts.IncludeDeleted) {
+		return nil, ErrNotFound
+	}
+	return u, nil
+}
+
+// WriteOptions modify Patch, Delete and Restore.
+type WriteOptions struct {
+	// ExpectedVersion, when not zero, must be the user's current version;
+	// otherwise the call fails with a *VersionMismatchError and changes
+	// nothing.
+	ExpectedVersion int64
+}
+
+// change runs one read-modify-write of a user: mutate returns the next
+// record from the current one (or the current one itself for no change).
+func (s *Service) change(ctx context.Context, id string, opts *WriteOptions, mutate func(pr *Principal, cur *User) (*User, error)) (*User, error) {
+	pr, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	if opts != nil && opts.ExpectedVersion < 0 {
+		return nil, fmt.Errorf("%w: expected version %d", ErrInvalid, opts.ExpectedVersion)
+	}
+	var out *User
+	err = s.update(ctx, func(tx storage.Tx) error {
+		cur, err := readHead(tx, pr.Tenant, id)
+		if err != nil {
+			return err
+		}
+		if !pr.canModify(cur) {
+			return &ForbiddenError{Principal: pr.ID, Target: id, Action: "modify"}
+		}
+		if opts != nil && opts.ExpectedVersion != 0 && opts.ExpectedVersion != cur.Version {
+			return &VersionMismatchError{Expected: opts.ExpectedVersion, Current: cur.Version}
+		}
+		next, err := mutate(pr, cur)
+		if err != nil {
+			return err
+		}
+		if sameContent(cur, next) {
+			out = cur
+			return nil
+		}
+		now := stamp(s.now())
+		if now.Before(cur.VersionDatetime) {
+			now = cur.VersionDatetime // versions never go back in time
+		}
+		next.Version = cur.Version + 1
+		next.VersionDatetime = now
+		next.VersionAuthoredByUserID = pr.ID
+		if err := s.write(tx, pr.Tenant, cur, next); err != nil {
+			return err
+		}
+		out = next
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Patch applies the merge patch p to the user with the given ID and returns
+// the result. A patch that changes nothing writes no version and returns
+// the current record. A deleted user reads as not found: restore it first.
+//
+// Errors: those of Get (with ErrForbidden when the principal may not modify
+// the user), *ValidationError, *ConflictError (duplicate value, write-once
+// or read-only field), *TransitionError, *VersionMismatchError, ErrBusy.
+func (s *Service) Patch(ctx context.Context, id string, p Patch, opts *WriteOptions) (*User, error) {
+	if err := s.check(&p, false); err != nil {
+		return nil, err
+	}
+	return s.change(ctx, id, opts, func(_ *Principal, cur *User) (*User, error) {
+		if cur.Deleted {
+			return nil, ErrNotFound
+		}
+		return s.apply(cur, &p)
+	})
+}
+
+// PatchByExternalID patches the user whose external_id is externalID (the
+// collection PATCH of the seed). The user is looked up first, then patched
+// as by Patch. Errors are those of Patch; ErrNotFound when no user of the
+// tenant has that external_id; *ValidationError when externalID cannot be
+// an external_id.
+func (s *Service) PatchByExternalID(ctx context.Context, externalID string, p Patch, opts *WriteOptions) (*User, error) {
+	pr, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if fe := validate.Text([]string{"external_id"}, externalID, maxExternalID); fe != nil {
+		return nil, &ValidationError{Errors: []FieldError{*fe}}
+	}
+	var id []byte
+	err = s.store.View(ctx, func(tx storage.Tx) error {
+		id, err = tx.Get(uniqueKey(pr.Tenant, fieldExternalID, externalID))
+		return err
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.Patch(ctx, string(id), p, opts)
+}
+
+// Delete marks the user deleted (a soft delete: a new version with Deleted
+// set) and returns that version. Its unique values stay reserved. Deleting
+// a deleted user fails with ErrNotFound. Errors are those of Patch.
+func (s *Service) Delete(ctx context.Context, id string, opts *WriteOptions) (*User, error) {
+	return s.change(ctx, id, opts, func(_ *Principal, cur *User) (*User, error) {
+		if cur.Deleted {
+			return nil, ErrNotFound
+		}
+		next := cur.Clone()
+		next.Deleted = true
+		return next, nil
+	})
+}
+
+// Restore clears the deleted mark with a new version and returns it.
+// Restoring a user that is not deleted changes nothing and returns it.
+// Errors are those of Patch.
+func (s *Service) Restore(ctx context.Context, id string, opts *WriteOptions) (*User, error) {
+	return s.change(ctx, id, opts, func(_ *Principal, cur *User) (*User, error) {
+		next := cur.Clone()
+		next.Deleted = false
+		return next, nil
+	})
+}
