@@ -1,0 +1,420 @@
+package httpadapter
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/userkit/userkit/storage/memstore"
+	"github.com/userkit/userkit/user"
+)
+
+// ids returns the IDs of a collection's results.
+func ids(t testing.TB, c map[string]any) []string {
+	t.Helper()
+	var out []string
+	for _, u := range c["results"].([]any) {
+		out = append(out, u.(map[string]any)["id"].(string))
+	}
+	return out
+}
+
+func mustCreate(t testing.TB, e *env, token, body string) string {
+	t.Helper()
+	r := e.do(req{method: "POST", path: "/users/", token: token, body: body})
+	if r.status != 201 {
+		t.Fatalf("create %s: %d %s", body, r.status, r.body)
+	}
+	return r.json(t)["id"].(string)
+}
+
+// TestAccess checks that a non-administrator sees only what readable_by
+// grants it, in GET, in query results and in count.
+func TestAccess(t *testing.T) {
+	e := newEnv(t, nil)
+	u1 := mustCreate(t, e, "admin-token", `{"first_name": "admin's"}`)
+	u2 := mustCreate(t, e, "alice-token", `{"first_name": "alice's"}`)
+	u3 := mustCreate(t, e, "admin-token", `{"first_name": "the group's", "readable_by": ["`+groupID+`"]}`)
+	u4 := mustCreate(t, e, "bob-token", `{"first_name": "bob's"}`)
+	mustCreate(t, e, "other-token", `{"first_name": "another tenant's"}`)
+
+	tests := []struct {
+		token string
+		read  []string // users the token may read, in creation order
+	}{
+		{"admin-token", []string{u1, u2, u3, u4}},
+		{"alice-token", []string{u2}},
+		{"bob-token", []string{u3, u4}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.token, func(t *testing.T) {
+			r := e.do(req{method: "GET", path: "/users/?query=first_name+neq+null", token: tt.token})
+			c := r.json(t)
+			got := map[string]any{"results": ids(t, c), "count": c["count"]}
+			want := map[string]any{"results": tt.read, "count": json.Number(strconv.Itoa(len(tt.read)))}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("query (-want +got):\n%s", diff)
+			}
+			for _, id := range []string{u1, u2, u3, u4} {
+				r := e.do(req{method: "GET", path: "/users/" + id, token: tt.token})
+				want := 403
+				for _, ok := range tt.read {
+					if ok == id {
+						want = 200
+					}
+				}
+				if r.status != want {
+					t.Errorf("GET %s: %d, want %d", id, r.status, want)
+				}
+			}
+		})
+	}
+	// Page through alice's view with limit 1: count and next agree.
+	r := e.do(req{method: "GET", path: "/users?limit=1", token: "bob-token"})
+	c := r.json(t)
+	if got, want := c["next"], any("/users?limit=1&offset=1"); got != want {
+		t.Errorf("next = %v, want %v", got, want)
+	}
+}
+
+// TestIfMatch checks optimistic concurrency over HTTP: a mismatch is 412
+// and leaves the record unchanged; a match applies.
+func TestIfMatch(t *testing.T) {
+	e := newEnv(t, nil)
+	id := mustCreate(t, e, "admin-token", `{"first_name": "Jane"}`)
+	path := "/users/" + id
+	get := func() (string, any) {
+		r := e.do(req{method: "GET", path: path, token: "admin-token"})
+		return r.header.Get("ETag"), r.json(t)["first_name"]
+	}
+	steps := []struct {
+		method, ifMatch, body string
+		status                int
+		etag                  string // after the step
+		name                  any
+	}{
+		{"PATCH", `"2"`, `{"first_name": "Stale"}`, 412, `"1"`, "Jane"},
+		{"PATCH", `"1"`, `{"first_name": "Janet"}`, 200, `"2"`, "Janet"},
+		{"PATCH", `"1"`, `{"first_name": "Lost update"}`, 412, `"2"`, "Janet"},
+		{"DELETE", `"1"`, ``, 412, `"2"`, "Janet"},
+		{"PATCH", `*`, `{"first_name": "Any"}`, 200, `"3"`, "Any"},
+		{"PATCH", ` "3" `, `{"first_name": "Spaces"}`, 200, `"4"`, "Spaces"},
+	}
+	for _, s := range steps {
+		r := e.do(req{method: s.method, path: path, token: "admin-token", body: s.body, header: map[string]string{"If-Match": s.ifMatch}})
+		if r.status != s.status {
+			t.Errorf("%s If-Match %s: %d, want %d: %s", s.method, s.ifMatch, r.status, s.status, r.body)
+		}
+		if r.status == 200 && r.header.Get("ETag") != s.etag {
+			t.Errorf("%s If-Match %s: ETag %s, want %s", s.method, s.ifMatch, r.header.Get("ETag"), s.etag)
+		}
+		etag, name := get()
+		if etag != s.etag || name != s.name {
+			t.Errorf("after %s If-Match %s: ETag %s name %v, want %s %v", s.method, s.ifMatch, etag, name, s.etag, s.name)
+		}
+	}
+	r := e.do(req{method: "POST", path: path + "/restore", token: "admin-token", header: map[string]string{"If-Match": `"9"`}})
+	if r.status != 412 {
+		t.Errorf("restore with a stale If-Match: %d, want 412", r.status)
+	}
+}
+
+// TestMount checks Location and next under BasePath and http.StripPrefix,
+// with and without trailing slashes.
+func TestMount(t *testing.T) {
+	for _, m := range []struct {
+		name   string
+		base   string // Options.BasePath
+		strip  string // http.StripPrefix prefix
+		prefix string // what the client puts before /users
+	}{
+		{"root", "", "", ""},
+		{"base path", "/api/", "", "/api"},
+		{"strip prefix", "", "/v1", "/v1"},
+		{"both", "/api", "/tenant/acme", "/tenant/acme/api"},
+	} {
+		t.Run(m.name, func(t *testing.T) {
+			e := newEnv(t, &Options{BasePath: m.base})
+			h := e.srv.Config.Handler
+			if m.strip != "" {
+				e.srv.Config.Handler = http.StripPrefix(m.strip, h)
+			}
+			e.base = m.prefix
+			for range 3 {
+				r := e.do(req{method: "POST", path: m.prefix + "/users", token: "admin-token", body: `{}`})
+				if r.status != 201 {
+					t.Fatalf("create: %d %s", r.status, r.body)
+				}
+				id := r.json(t)["id"].(string)
+				if got, want := r.header.Get("Location"), m.prefix+"/users/"+id; got != want {
+					t.Errorf("Location = %q, want %q", got, want)
+				}
+				if r := e.do(req{method: "GET", path: r.header.Get("Location") + "/", token: "admin-token"}); r.status != 200 {
+					t.Errorf("GET Location/: %d", r.status)
+				}
+			}
+			for _, path := range []string{"/users", "/users/"} {
+				r := e.do(req{method: "GET", path: m.prefix + path + "?limit=2&query=id+neq+null", token: "admin-token"})
+				c := r.json(t)
+				want := m.prefix + path + "?limit=2&query=id+neq+null&offset=2"
+				if c["next"] != want {
+					t.Errorf("next = %v, want %v", c["next"], want)
+				}
+				r = e.do(req{method: "GET", path: c["next"].(string), token: "admin-token"})
+				c = r.json(t)
+				if len(ids(t, c)) != 1 || c["next"] != nil || c["offset"] != json.Number("2") {
+					t.Errorf("last page: %s", r.body)
+				}
+			}
+			if r := e.do(req{method: "GET", path: m.prefix + "/openapi.json"}); r.status != 200 {
+				t.Errorf("openapi.json: %d", r.status)
+			}
+		})
+	}
+}
+
+// TestTrailingSlash sends every route with and without a trailing slash.
+func TestTrailingSlash(t *testing.T) {
+	e := newEnv(t, nil)
+	id := mustCreate(t, e, "admin-token", `{"external_id": "x"}`)
+	for _, rq := range []req{
+		{method: "GET", path: "/users"},
+		{method: "POST", path: "/users", body: `{}`},
+		{method: "PATCH", path: "/users", body: `{"external_id": "x", "first_name": "A"}`},
+		{method: "GET", path: "/users/" + id},
+		{method: "HEAD", path: "/users/" + id},
+		{method: "PATCH", path: "/users/" + id, body: `{"last_name": "B"}`},
+		{method: "GET", path: "/users/" + id + "/versions"},
+		{method: "GET", path: "/users/" + id + "/versions/1"},
+		{method: "GET", path: "/users/" + id + "/diff?from=1&to=2"},
+		{method: "DELETE", path: "/users/" + id},
+		{method: "POST", path: "/users/" + id + "/restore"},
+	} {
+		for _, slash := range []bool{false, true} {
+			rq := rq
+			rq.token = "admin-token"
+			if slash {
+				p, q, _ := strings.Cut(rq.path, "?")
+				rq.path = p + "/"
+				if q != "" {
+					rq.path += "?" + q
+				}
+			}
+			r := e.do(rq)
+			if r.status >= 300 {
+				t.Errorf("%s %s: %d %s", rq.method, rq.path, r.status, r.body)
+			}
+			if rq.method == "DELETE" { // restore for the slash variant
+				e.do(req{method: "POST", path: "/users/" + id + "/restore", token: "admin-token"})
+			}
+		}
+	}
+}
+
+// TestVersionsAndDiff checks the history routes.
+func TestVersionsAndDiff(t *testing.T) {
+	e := newEnv(t, nil)
+	id := mustCreate(t, e, "admin-token", `{"first_name": "A"}`)
+	for _, body := range []string{`{"first_name": "B"}`, `{"language": "be-NL"}`, `{"counter_account": {"bank_account_number": "BE01234567891234", "bank_account_number_type": "IBAN"}}`} {
+		if r := e.do(req{method: "PATCH", path: "/users/" + id, token: "admin-token", body: body}); r.status != 200 {
+			t.Fatalf("patch: %d %s", r.status, r.body)
+		}
+	}
+	r := e.do(req{method: "GET", path: "/users/" + id + "/versions?limit=3", token: "admin-token"})
+	c := r.json(t)
+	var versions []any
+	for _, v := range c["results"].([]any) {
+		versions = append(versions, v.(map[string]any)["version"])
+	}
+	got := map[string]any{"versions": versions, "count": c["count"], "next": c["next"]}
+	want := map[string]any{
+		"versions": []any{json.Number("4"), json.Number("3"), json.Number("2")},
+		"count":    json.Number("4"),
+		"next":     "/users/" + id + "/versions?limit=3&offset=3",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("versions (-want +got):\n%s", diff)
+	}
+
+	r = e.do(req{method: "GET", path: "/users/" + id + "/versions/2", token: "admin-token"})
+	if r.status != 200 || r.header.Get("ETag") != `"2"` || r.json(t)["first_name"] != "B" {
+		t.Errorf("version 2: %d %s %s", r.status, r.header.Get("ETag"), r.body)
+	}
+
+	r = e.do(req{method: "GET", path: "/users/" + id + "/diff?from=1&to=4", token: "admin-token"})
+	gotDiff := decodeJSON(t, string(r.body))
+	wantDiff := decodeJSON(t, `{"from": 1, "to": 4, "changes": [
+		{"field": "first_name", "old": "A", "new": "B"},
+		{"field": "language", "old": "en-US", "new": "be-NL"},
+		{"field": "counter_account", "old": null, "new": {"bank_account_number": "BE01234567891234", "bank_account_number_type": "IBAN", "bank_id": null, "bank_id_type": null}}
+	]}`)
+	if diff := cmp.Diff(wantDiff, gotDiff); diff != "" {
+		t.Errorf("diff (-want +got):\n%s", diff)
+	}
+}
+
+// TestEmbed checks embed on GET and on the collection: readable referenced
+// users, each once, keyed by ID; groups and unreadable users left out.
+func TestEmbed(t *testing.T) {
+	e := newEnv(t, nil)
+	u1 := mustCreate(t, e, "alice-token", `{}`) // readable_by [u1, alice]
+	u2 := mustCreate(t, e, "alice-token", `{"readable_by": ["`+u1+`", "`+groupID+`", "`+aliceID+`"]}`)
+	r := e.do(req{method: "GET", path: "/users/" + u2 + "?embed=readable_by,version_authored_by_user_id", token: "alice-token"})
+	emb := r.json(t)["_embedded"].(map[string]any)
+	var keys []string
+	for k := range emb {
+		keys = append(keys, k)
+	}
+	if diff := cmp.Diff([]string{u1}, keys); diff != "" {
+		t.Errorf("GET _embedded keys (-want +got):\n%s", diff)
+	}
+	r = e.do(req{method: "GET", path: "/users/?embed=readable_by&embed=", token: "alice-token"})
+	if r.status != 400 {
+		t.Errorf("repeated embed: %d, want 400", r.status)
+	}
+	r = e.do(req{method: "GET", path: "/users/?embed=readable_by,readable_by", token: "alice-token"})
+	emb = r.json(t)["_embedded"].(map[string]any)
+	keys = keys[:0]
+	for k := range emb {
+		keys = append(keys, k)
+	}
+	if diff := cmp.Diff([]string{u1}, sortedStrings(keys)); diff != "" {
+		t.Errorf("collection _embedded keys (-want +got):\n%s", diff)
+	}
+}
+
+func sortedStrings(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}
+
+// TestRequestID checks X-Request-ID on success, errors, 404 and 405.
+func TestRequestID(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, tt := range []struct {
+		sent string
+		echo bool
+	}{
+		{"abc-123", true},
+		{strings.Repeat("x", 128), true},
+		{strings.Repeat("x", 129), false},
+		{"has space", false},
+		{"", false},
+		{"naïve", false},
+	} {
+		for _, rq := range []req{
+			{method: "GET", path: "/users/", token: "admin-token"},
+			{method: "GET", path: "/users/"},
+			{method: "GET", path: "/nope"},
+			{method: "PUT", path: "/users"},
+		} {
+			rq.header = map[string]string{"X-Request-ID": tt.sent}
+			r := e.do(rq)
+			got := r.header.Get("X-Request-ID")
+			if tt.echo && got != tt.sent || !tt.echo && (got == tt.sent || got == "") {
+				t.Errorf("%s %s with X-Request-ID %q: got %q", rq.method, rq.path, tt.sent, got)
+			}
+		}
+	}
+}
+
+// TestPanic checks that a panic becomes a 500 with the request ID, and that
+// the cause is logged, not sent.
+func TestPanic(t *testing.T) {
+	var logs bytes.Buffer
+	svc := user.NewService(memstore.New(), nil)
+	h := New(svc, &Options{
+		Authenticator: AuthenticatorFunc(func(*http.Request) (user.Principal, error) { panic("secret cause") }),
+		Logger:        slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	r, err := http.Get(srv.URL + "/users/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	var buf bytes.Buffer
+	buf.ReadFrom(r.Body)
+	resp := &response{status: r.StatusCode, header: r.Header, body: buf.Bytes()}
+	got := problemShape(t, resp)
+	if diff := cmp.Diff(shape{Status: 500, Title: "Internal Server Error"}, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	rid := r.Header.Get("X-Request-ID")
+	if strings.Contains(buf.String(), "secret") || !strings.Contains(buf.String(), rid) {
+		t.Errorf("body: %s", buf.String())
+	}
+	if !strings.Contains(logs.String(), "secret cause") || !strings.Contains(logs.String(), rid) {
+		t.Errorf("log does not have the cause and the request ID: %s", logs.String())
+	}
+}
+
+// TestNoAuthenticator checks that a handler without an Authenticator
+// answers 401 to every users request and still serves the OpenAPI document.
+func TestNoAuthenticator(t *testing.T) {
+	h := New(user.NewService(memstore.New(), nil), nil)
+	for _, tt := range []struct {
+		method, path string
+		want         int
+	}{
+		{"GET", "/users/", 401},
+		{"POST", "/users", 401},
+		{"GET", "/openapi.json", 200},
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(tt.method, tt.path, strings.NewReader("{}")))
+		if w.Code != tt.want {
+			t.Errorf("%s %s: %d, want %d", tt.method, tt.path, w.Code, tt.want)
+		}
+	}
+}
+
+// TestServiceErrors checks the statuses of service errors the HTTP tests
+// cannot easily provoke.
+func TestServiceErrors(t *testing.T) {
+	tests := []struct {
+		err  error
+		want int
+	}{
+		{user.ErrBusy, 503},
+		{&user.TransitionError{From: user.Active, To: user.WaitingForVerification}, 409},
+		{user.ErrIdentityExists, 409},
+		{user.ErrNoIdentityProvider, 400},
+		{user.ErrInvalid, 400},
+		{user.ErrUnauthenticated, 401},
+		{&user.VersionMismatchError{Expected: 1, Current: 2}, 412},
+		{bytes.ErrTooLarge, 500},
+	}
+	for _, tt := range tests {
+		p, unexpected := errorResponse(tt.err)
+		if p.Status != tt.want || unexpected != (tt.want == 500) {
+			t.Errorf("errorResponse(%v) = %d (unexpected %v), want %d", tt.err, p.Status, unexpected, tt.want)
+		}
+	}
+}
+
+// TestTimes checks the wire form of times.
+func TestTimes(t *testing.T) {
+	for _, tt := range []struct {
+		in   time.Time
+		want string
+	}{
+		{time.Date(2021, 2, 18, 8, 21, 2, 0, time.UTC), `"2021-02-18T08:21:02+00:00"`},
+		{time.Date(2021, 2, 18, 8, 21, 2, 500000000, time.UTC), `"2021-02-18T08:21:02.5+00:00"`},
+		{time.Date(2021, 2, 18, 9, 21, 2, 123456000, time.FixedZone("CET", 3600)), `"2021-02-18T08:21:02.123456+00:00"`},
+	} {
+		if got := string(appendTime(nil, tt.in)); got != tt.want {
+			t.Errorf("appendTime(%v) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}

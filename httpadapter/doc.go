@@ -1,0 +1,92 @@
+// Package httpadapter exposes a user.Service as the REST API of SPEC §10.
+// New returns an http.Handler; it never owns a listener, so mount it on any
+// server, under Options.BasePath or http.StripPrefix.
+//
+// # Routes
+//
+// Every path also answers with a trailing slash (/users and /users/,
+// /users/{id} and /users/{id}/).
+//
+//	POST   /users/                    create (?create_idp_user=true)      201, Location, ETag
+//	GET    /users/{id}                read (?include_deleted, ?embed)     200, ETag
+//	PATCH  /users/{id}                merge patch (If-Match)              200, ETag
+//	PATCH  /users/                    merge patch by the body's external_id
+//	DELETE /users/{id}                soft delete (If-Match)              200, ETag
+//	POST   /users/{id}/restore        undelete (If-Match)                 200, ETag
+//	GET    /users/                    query (query, limit, offset, embed, include_deleted)
+//	GET    /users/{id}/versions       versions' metadata, newest first (limit, offset)
+//	GET    /users/{id}/versions/{n}   the record as of version n          200, ETag
+//	GET    /users/{id}/diff?from=a&to=b   the structured diff
+//	GET    /openapi.json              the OpenAPI 3.1 document (no authentication)
+//
+// Records are JSON objects with the seed's field names, every field present
+// (null when null). Times are RFC 3339 in UTC with a "+00:00" offset, with
+// the fraction only when it is not zero ("2021-02-18T08:21:02+00:00",
+// "2021-02-18T08:21:02.5+00:00"). GET /users/{id} adds "_embedded".
+// Collections are {"results", "count", "offset", "next", "_embedded"};
+// next is a relative URL (the path the client sent, so it keeps a mount
+// prefix, and every parameter but offset as sent) or null.
+//
+// # Input
+//
+// A body is read whole, at most Options.MaxBodyBytes (default 1 MiB,
+// else 413), and must be declared application/json or
+// application/merge-patch+json, charset utf-8 if any (else 415). It must be
+// one JSON object; each known field is decoded strictly, so absent, null and
+// a value stay distinct (JSON merge patch, RFC 7396). Malformed JSON is a
+// 400 that gives the line and column of the offending character; a repeated
+// key, an unknown field and a wrong JSON type are 400s naming the field.
+// counter_account.bank_account_type is an alias of bank_account_number_type;
+// both with different values is a 422. "_embedded" is accepted and ignored,
+// so a record read with GET can be sent back as it is. DELETE and restore
+// ignore a body. Unknown and repeated query parameters are 400s; booleans
+// are exactly true or false. An error lists at most 20 field problems.
+//
+// PATCH /users/ requires external_id (a string) in the body: it names the
+// user, and being its current value it changes nothing. Without it, or
+// longer than 64 characters (no user can have it), the answer is 422.
+//
+// # Errors
+//
+// Every error is application/json: {"title", "status", "detail",
+// "request_id"}. detail is a list of {"loc", "msg", "type"} (loc like
+// ["body","counter_account","bank_id"], ["query","limit"] or
+// ["header","If-Match"]) for field problems, a sentence otherwise. One
+// function, errorResponse, maps errors to statuses:
+//
+//	400  malformed JSON, not an object, unknown/repeated field, wrong JSON type,
+//	     bad or unknown query parameter, query syntax error (loc ["query","query"],
+//	     with the column), malformed If-Match, create_idp_user without a provider
+//	401  no Authenticator, or it refused the request; WWW-Authenticate: Bearer
+//	403  *user.ForbiddenError (the message names caller and target)
+//	404  user.ErrNotFound, an unknown path, an {id} that is not a user ID or an
+//	     {n} that is not a version number (a malformed ID names no resource)
+//	405  a known path with another method; Allow lists the methods
+//	409  *user.ConflictError and *user.TransitionError (loc names the field),
+//	     user.ErrIdentityExists
+//	412  *user.VersionMismatchError, or an If-Match that can never match; nothing changed
+//	413  body over the limit
+//	415  body not declared as JSON
+//	422  *user.ValidationError, every problem with loc ["body", path...]
+//	503  user.ErrBusy or a cancelled request; Retry-After: 1
+//	500  anything else; logged with the request ID, the body carries only the ID
+//
+// Panics in handlers are recovered into the same 500.
+//
+// # Headers
+//
+// X-Request-ID is echoed when the client sent a sane one (1 to 128
+// printable ASCII characters, no spaces) and generated otherwise, on every
+// response. Record responses carry ETag: "n" (the version). If-Match on
+// PATCH, DELETE and restore takes one entity tag: "n" applies the change
+// only to version n (else 412 and nothing changes), * is no condition. A
+// weak tag (W/"n") never matches, since If-Match compares strongly (RFC
+// 9110 §13.1.1): 412. A list of tags or a malformed header is 400.
+//
+// # Authentication
+//
+// Options.Authenticator turns a request into a user.Principal. Without one
+// every /users request is 401: the handler never serves users
+// unauthenticated. StaticTokens maps bearer tokens to principals for
+// development and tests.
+package httpadapter

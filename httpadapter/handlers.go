@@ -1,0 +1,487 @@
+package httpadapter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/userkit/userkit/user"
+)
+
+// authenticate returns r's context carrying its principal, or writes the
+// 401 and returns false.
+func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (context.Context, bool) {
+	if h.auth == nil {
+		h.fail(w, r, errUnauthenticated)
+		return nil, false
+	}
+	p, err := h.auth.Authenticate(r)
+	if err != nil {
+		h.fail(w, r, errUnauthenticated)
+		return nil, false
+	}
+	return user.WithPrincipal(r.Context(), p), true
+}
+
+// pathID returns the {id} of the path. A value that is not a well-formed
+// user ID names no user: 404.
+func pathID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if !user.ValidID(id) {
+		return "", &requestError{status: http.StatusNotFound, msg: "no such user: " + strconv.Quote(truncate(id, 64)) + " is not a user ID (U followed by 26 upper-case Crockford base32 characters)"}
+	}
+	return id, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// ifMatch returns the version an If-Match header expects: 0 (no
+// condition) when it is absent or "*". A weak tag (W/"3") never matches,
+// as If-Match compares strongly (RFC 9110 §13.1.1), nor does a tag that is
+// not a version: both are 412 without calling the service. A malformed
+// header or a list of tags is 400.
+func ifMatch(r *http.Request) (int64, error) {
+	vs := r.Header.Values("If-Match")
+	if len(vs) == 0 {
+		return 0, nil
+	}
+	bad := &requestError{status: http.StatusBadRequest, fields: []fieldProblem{{Loc: []string{"header", "If-Match"},
+		Msg: `must be one entity tag such as "3" (the ETag of the record) or *`, Type: typeBadParam}}}
+	if len(vs) > 1 {
+		return 0, bad
+	}
+	v := trimSpace(vs[0])
+	if v == "*" {
+		return 0, nil
+	}
+	weak := false
+	if len(v) >= 2 && v[:2] == "W/" {
+		weak, v = true, v[2:]
+	}
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return 0, bad
+	}
+	tag := v[1 : len(v)-1]
+	for i := 0; i < len(tag); i++ {
+		if c := tag[i]; c < 0x21 || c == '"' || c == 0x7f {
+			return 0, bad
+		}
+	}
+	n, err := strconv.ParseInt(tag, 10, 64)
+	if weak || err != nil || n < 1 || strconv.FormatInt(n, 10) != tag {
+		return 0, &requestError{status: http.StatusPreconditionFailed,
+			msg: "If-Match " + vs[0] + " does not match the current ETag; nothing was changed"}
+	}
+	return n, nil
+}
+
+// writeOptions returns the WriteOptions of the If-Match header.
+func writeOptions(r *http.Request) (*user.WriteOptions, error) {
+	v, err := ifMatch(r)
+	if err != nil || v == 0 {
+		return nil, err
+	}
+	return &user.WriteOptions{ExpectedVersion: v}, nil
+}
+
+// create serves POST /users/.
+func (h *handler) create(w http.ResponseWriter, r *http.Request) {
+	ctx, ok := h.authenticate(w, r)
+	if !ok {
+		return
+	}
+	ps := parseParams(r, "create_idp_user")
+	idp := ps.bool("create_idp_user")
+	if err := ps.err(); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	body, err := readBody(w, r, h.maxBody)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	p, err := decodePatch(body)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	u, err := h.svc.Create(ctx, p, &user.CreateOptions{CreateIDPUser: idp})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", mountPrefix(r)+h.base+"/users/"+u.ID)
+	writeRecord(w, http.StatusCreated, u, nil, false)
+}
+
+// get serves GET /users/{id}.
+func (h *handler) get(w http.ResponseWriter, r *http.Request) {
+	ctx, ok := h.authenticate(w, r)
+	if !ok {
+		return
+	}
+	id, err := pathID(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var opts *user.GetOptions
+	var embed []string
+	if r.URL.RawQuery != "" {
+		ps := parseParams(r, "include_deleted", "embed")
+		opts = &user.GetOptions{IncludeDeleted: ps.bool("include_deleted")}
+		embed = ps.embed()
+		if err := ps.err(); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	u, err := h.svc.Get(ctx, id, opts)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	emb, err := h.embedded(ctx, []*user.User{u}, embed)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeRecord(w, http.StatusOK, u, emb, true)
+}
+
+// patch serves PATCH /users/{id}.
+func (h *handler) patch(w http.ResponseWriter, r *http.Request) {
+	h.write(w, r, func(ctx context.Context, id string, opts *user.WriteOptions) (*user.User, error) {
+		body, err := readBody(w, r, h.maxBody)
+		if err != nil {
+			return nil, err
+		}
+		p, err := decodePatch(body)
+		if err != nil {
+			return nil, err
+		}
+		return h.svc.Patch(ctx, id, p, opts)
+	})
+}
+
+// delete serves DELETE /users/{id}. A body is ignored.
+func (h *handler) delete(w http.ResponseWriter, r *http.Request) {
+	h.write(w, r, func(ctx context.Context, id string, opts *user.WriteOptions) (*user.User, error) {
+		return h.svc.Delete(ctx, id, opts)
+	})
+}
+
+// restore serves POST /users/{id}/restore. A body is ignored.
+func (h *handler) restore(w http.ResponseWriter, r *http.Request) {
+	h.write(w, r, func(ctx context.Context, id string, opts *user.WriteOptions) (*user.User, error) {
+		return h.svc.Restore(ctx, id, opts)
+	})
+}
+
+// write runs one change of the user in the path: authentication, the ID,
+// no query parameters, If-Match, then do.
+func (h *handler) write(w http.ResponseWriter, r *http.Request, do func(ctx context.Context, id string, opts *user.WriteOptions) (*user.User, error)) {
+	ctx, ok := h.authenticate(w, r)
+	if !ok {
+		return
+	}
+	id, err := pathID(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := parseParams(r).err(); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	opts, err := writeOptions(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	u, err := do(ctx, id, opts)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeRecord(w, http.StatusOK, u, nil, false)
+}
+
+// patchByExternalID serves PATCH /users/: the body's external_id names the
+// user to patch (and, being its current value, changes nothing).
+func (h *handler) patchByExternalID(w http.ResponseWriter, r *http.Request) {
+	ctx, ok := h.authenticate(w, r)
+	if !ok {
+		return
+	}
+	if err := parseParams(r).err(); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	opts, err := writeOptions(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	body, err := readBody(w, r, h.maxBody)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	p, err := decodePatch(body)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if !p.ExternalID.Set || p.ExternalID.Null {
+		h.fail(w, r, &user.ValidationError{Errors: []user.FieldError{{Path: []string{"external_id"},
+			Message: "is required: PATCH on the collection patches the user with this external_id", Type: typeRequired}}})
+		return
+	}
+	u, err := h.svc.PatchByExternalID(ctx, p.ExternalID.Value, p, opts)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeRecord(w, http.StatusOK, u, nil, false)
+}
+
+// list serves GET /users/: the collection of SPEC §9.
+func (h *handler) list(w http.ResponseWriter, r *http.Request) {
+	ctx, ok := h.authenticate(w, r)
+	if !ok {
+		return
+	}
+	ps := parseParams(r, "query", "limit", "offset", "embed", "include_deleted")
+	q, _ := ps.get("query")
+	opts := &user.QueryOptions{
+		Limit:          ps.int("limit", user.DefaultLimit, 1, user.MaxLimit),
+		Offset:         ps.int("offset", 0, 0, maxInt),
+		IncludeDeleted: ps.bool("include_deleted"),
+	}
+	embed := ps.embed()
+	if err := ps.err(); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	page, err := h.svc.Query(ctx, q, opts)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	emb, err := h.embedded(ctx, page.Users, embed)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	bp := getBuf()
+	b := append(*bp, `{"results":[`...)
+	for i, u := range page.Users {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendRecord(b, u)
+	}
+	b = appendCollectionTail(b, r, page.Count, page.Offset, page.HasNext, opts.Offset+opts.Limit, emb)
+	writeJSON(w, http.StatusOK, b)
+	*bp = b
+	putBuf(bp)
+}
+
+// appendCollectionTail closes the results list and appends count, offset,
+// next and _embedded.
+func appendCollectionTail(b []byte, r *http.Request, count, offset int, hasNext bool, next int, emb []*user.User) []byte {
+	b = append(b, `],"count":`...)
+	b = strconv.AppendInt(b, int64(count), 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, int64(offset), 10)
+	b = append(b, `,"next":`...)
+	if hasNext {
+		b = appendString(b, nextURL(r, next))
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"_embedded":`...)
+	b = appendEmbedded(b, emb)
+	return append(b, '}')
+}
+
+// embedded returns the users referenced by the embed fields of users that
+// the caller may read, sorted by ID, each once. Group IDs, users that are
+// gone and users the caller may not read are left out.
+func (h *handler) embedded(ctx context.Context, users []*user.User, fields []string) ([]*user.User, error) {
+	if len(fields) == 0 {
+		return nil, nil
+	}
+	var ids []string
+	for _, u := range users {
+		for _, f := range fields {
+			switch f {
+			case "version_authored_by_user_id":
+				ids = append(ids, u.VersionAuthoredByUserID)
+			case "readable_by":
+				ids = append(ids, u.ReadableBy...)
+			case "modifiable_by":
+				ids = append(ids, u.ModifiableBy...)
+			}
+		}
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	var out []*user.User
+	for _, id := range ids {
+		if !user.ValidID(id) {
+			continue
+		}
+		u, err := h.svc.Get(ctx, id, nil)
+		switch {
+		case err == nil:
+			out = append(out, u)
+		case errors.Is(err, user.ErrNotFound), errors.Is(err, user.ErrForbidden):
+		default:
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// versions serves GET /users/{id}/versions: the versions' metadata, newest
+// first, as a collection.
+func (h *handler) versions(w http.ResponseWriter, r *http.Request) {
+	ctx, ok := h.authenticate(w, r)
+	if !ok {
+		return
+	}
+	id, err := pathID(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ps := parseParams(r, "limit", "offset")
+	limit := ps.int("limit", user.DefaultLimit, 1, user.MaxLimit)
+	offset := ps.int("offset", 0, 0, maxInt)
+	if err := ps.err(); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	vs, total, err := h.svc.Versions(ctx, id, limit, offset)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	b := []byte(`{"results":[`)
+	for i := range vs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendVersionInfo(b, &vs[i])
+	}
+	hasNext := int64(offset)+int64(len(vs)) < total
+	b = appendCollectionTail(b, r, int(total), offset, hasNext, offset+limit, nil)
+	writeJSON(w, http.StatusOK, b)
+}
+
+// version serves GET /users/{id}/versions/{n}. An {n} that is not a
+// version number names no version: 404.
+func (h *handler) version(w http.ResponseWriter, r *http.Request) {
+	ctx, ok := h.authenticate(w, r)
+	if !ok {
+		return
+	}
+	id, err := pathID(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := parseParams(r).err(); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	n, err := strconv.ParseInt(r.PathValue("n"), 10, 64)
+	if err != nil || n < 1 {
+		h.fail(w, r, &requestError{status: http.StatusNotFound, msg: "no such version: " + strconv.Quote(truncate(r.PathValue("n"), 32)) + " is not a version number"})
+		return
+	}
+	u, err := h.svc.GetVersion(ctx, id, n)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeRecord(w, http.StatusOK, u, nil, false)
+}
+
+// change is the wire form of a user.Change.
+type change struct {
+	Field string `json:"field"`
+	Old   any    `json:"old"`
+	New   any    `json:"new"`
+}
+
+// diff serves GET /users/{id}/diff?from=a&to=b.
+func (h *handler) diff(w http.ResponseWriter, r *http.Request) {
+	ctx, ok := h.authenticate(w, r)
+	if !ok {
+		return
+	}
+	id, err := pathID(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ps := parseParams(r, "from", "to")
+	from, to := ps.required("from"), ps.required("to")
+	if err := ps.err(); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	cs, err := h.svc.Diff(ctx, id, from, to)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := struct {
+		From    int64    `json:"from"`
+		To      int64    `json:"to"`
+		Changes []change `json:"changes"`
+	}{From: from, To: to, Changes: make([]change, len(cs))}
+	for i, c := range cs {
+		out.Changes[i] = change{Field: c.Field, Old: wireValue(c.Old), New: wireValue(c.New)}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, b)
+}
+
+// wireValue converts a value of a user.Change to its JSON form.
+func wireValue(v any) any {
+	switch v := v.(type) {
+	case *user.CounterAccount:
+		return json.RawMessage(appendAccount(nil, v))
+	case []string:
+		if v == nil {
+			return []string{}
+		}
+	}
+	return v
+}
+
+// serveOpenAPI serves GET /openapi.json without authentication.
+func (h *handler) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
+	if err := parseParams(r).err(); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h.openapi)
+}

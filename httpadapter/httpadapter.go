@@ -1,0 +1,330 @@
+package httpadapter
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/userkit/userkit/user"
+)
+
+// Options configure the handler. A nil *Options, and every zero field,
+// means the default.
+type Options struct {
+	// Authenticator turns each request into the Principal the service
+	// call runs on behalf of. Nil answers every /users request with 401:
+	// the handler never runs without authentication. GET /openapi.json
+	// is public.
+	Authenticator Authenticator
+	// BasePath is a path prefix the handler serves under, e.g. "/api"
+	// for /api/users/{id}. Default "" (the root). It must be a plain path
+	// (no wildcards, no spaces); New panics otherwise, as
+	// http.ServeMux.Handle does for a bad pattern. To mount under
+	// http.StripPrefix instead, leave it empty: URLs the handler writes
+	// (Location, next) keep the prefix the client used either way.
+	BasePath string
+	// MaxBodyBytes bounds request bodies. Default 1 MiB. A larger body
+	// is answered with 413.
+	MaxBodyBytes int64
+	// Logger receives the causes of 500 responses and panics. Default:
+	// discard.
+	Logger *slog.Logger
+}
+
+// DefaultMaxBodyBytes is the default of Options.MaxBodyBytes.
+const DefaultMaxBodyBytes = 1 << 20
+
+const headerRequestID = "X-Request-Id"
+
+// handler is the http.Handler returned by New.
+type handler struct {
+	svc     *user.Service
+	auth    Authenticator
+	base    string
+	maxBody int64
+	log     *slog.Logger
+	mux     *http.ServeMux
+	openapi []byte
+
+	ridPrefix string
+	ridSeq    atomic.Uint64
+}
+
+// New returns an http.Handler serving svc as the REST API described in the
+// package documentation. The handler never owns a listener; it is safe for
+// concurrent use as long as svc and the Authenticator are.
+func New(svc *user.Service, opts *Options) http.Handler {
+	if opts == nil {
+		opts = &Options{}
+	}
+	h := &handler{
+		svc:     svc,
+		auth:    opts.Authenticator,
+		base:    cleanBase(opts.BasePath),
+		maxBody: opts.MaxBodyBytes,
+		log:     opts.Logger,
+		mux:     http.NewServeMux(),
+		openapi: openAPIDocument(),
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBodyBytes
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	var rnd [10]byte
+	_, _ = rand.Read(rnd[:])
+	h.ridPrefix = strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(rnd[:]))
+	h.register()
+	return h
+}
+
+// cleanBase returns BasePath with a leading and without a trailing slash;
+// "" and "/" are the root ("").
+func cleanBase(p string) string {
+	p = strings.TrimRight(p, "/")
+	if p != "" && p[0] != '/' {
+		p = "/" + p
+	}
+	if strings.ContainsAny(p, "{} \t\n?#") {
+		panic(fmt.Sprintf("httpadapter: BasePath %q must be a plain path", p))
+	}
+	return p
+}
+
+// route is one operation of the API. path is relative to the base path and
+// is also the route's key in the OpenAPI document.
+type route struct {
+	method string
+	path   string
+	serve  func(h *handler, w http.ResponseWriter, r *http.Request)
+}
+
+// routes are every operation the handler serves. Each is registered with
+// and without a trailing slash (except /openapi.json).
+var routes = []route{
+	{http.MethodPost, "/users", (*handler).create},
+	{http.MethodGet, "/users", (*handler).list},
+	{http.MethodPatch, "/users", (*handler).patchByExternalID},
+	{http.MethodGet, "/users/{id}", (*handler).get},
+	{http.MethodPatch, "/users/{id}", (*handler).patch},
+	{http.MethodDelete, "/users/{id}", (*handler).delete},
+	{http.MethodPost, "/users/{id}/restore", (*handler).restore},
+	{http.MethodGet, "/users/{id}/versions", (*handler).versions},
+	{http.MethodGet, "/users/{id}/versions/{n}", (*handler).version},
+	{http.MethodGet, "/users/{id}/diff", (*handler).diff},
+	{http.MethodGet, "/openapi.json", (*handler).serveOpenAPI},
+}
+
+// register installs the routes, a JSON 405 with Allow for every known path
+// with another method, and a JSON 404 for every other path.
+func (h *handler) register() {
+	allow := map[string][]string{}
+	var paths []string
+	for _, rt := range routes {
+		if _, ok := allow[rt.path]; !ok {
+			paths = append(paths, rt.path)
+		}
+		allow[rt.path] = append(allow[rt.path], rt.method)
+		if rt.method == http.MethodGet {
+			allow[rt.path] = append(allow[rt.path], http.MethodHead)
+		}
+		serve := rt.serve
+		f := func(w http.ResponseWriter, r *http.Request) { serve(h, w, r) }
+		for _, p := range variants(h.base + rt.path) {
+			h.mux.HandleFunc(rt.method+" "+p, f)
+		}
+	}
+	for _, path := range paths {
+		re := &requestError{status: http.StatusMethodNotAllowed, allow: strings.Join(allow[path], ", ")}
+		re.msg = "this path allows " + re.allow
+		for _, p := range variants(h.base + path) {
+			h.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { h.fail(w, r, re) })
+		}
+	}
+	notFound := &requestError{status: http.StatusNotFound, msg: "no such path; the API serves " + h.base + "/users/ (see " + h.base + "/openapi.json)"}
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { h.fail(w, r, notFound) })
+}
+
+// variants returns the mux patterns of a path: as it is and with a trailing
+// slash (exactly; {$}), except for a file-like path.
+func variants(p string) []string {
+	if strings.HasSuffix(p, ".json") {
+		return []string{p}
+	}
+	return []string{p, p + "/{$}"}
+}
+
+// ServeHTTP sets X-Request-ID, recovers panics into a 500 and dispatches.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rid := r.Header.Get(headerRequestID)
+	if !saneRequestID(rid) {
+		rid = h.newRequestID()
+	}
+	w.Header()[headerRequestID] = []string{rid}
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		if v == http.ErrAbortHandler {
+			panic(v)
+		}
+		err := fmt.Errorf("httpadapter: panic: %v\n%s", v, debug.Stack())
+		if sw.wrote {
+			h.log.LogAttrs(r.Context(), slog.LevelError, "httpadapter: panic after the response started",
+				slog.String("request_id", rid), slog.Any("error", err))
+			return
+		}
+		h.fail(sw, r, err)
+	}()
+	h.mux.ServeHTTP(sw, r)
+}
+
+// saneRequestID reports whether a client's X-Request-ID may be echoed: 1
+// to 128 printable ASCII characters without spaces.
+func saneRequestID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// newRequestID returns a process-unique ID: a random prefix chosen by New
+// and a counter.
+func (h *handler) newRequestID() string {
+	b := make([]byte, 0, 32)
+	b = append(b, h.ridPrefix...)
+	b = append(b, '-')
+	b = strconv.AppendUint(b, h.ridSeq.Add(1), 36)
+	return string(b)
+}
+
+// statusWriter remembers whether the response has started.
+type statusWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+var (
+	contentTypeJSON = []string{"application/json"}
+	bufPool         = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+)
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(b *[]byte) {
+	if cap(*b) > 64<<10 {
+		return
+	}
+	*b = (*b)[:0]
+	bufPool.Put(b)
+}
+
+// writeJSON writes a complete JSON response.
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	hdr := w.Header()
+	hdr["Content-Type"] = contentTypeJSON
+	hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// etag returns the entity tag of a version: the number in quotes.
+func etag(version int64) string {
+	b := make([]byte, 0, 22)
+	b = append(b, '"')
+	b = strconv.AppendInt(b, version, 10)
+	return string(append(b, '"'))
+}
+
+// writeRecord writes u with its ETag; embedded, when not nil, is added as
+// the record's "_embedded" member.
+func writeRecord(w http.ResponseWriter, status int, u *user.User, embedded []*user.User, withEmbedded bool) {
+	bp := getBuf()
+	b := appendRecord(*bp, u)
+	if withEmbedded {
+		b = b[:len(b)-1]
+		b = append(b, `,"_embedded":`...)
+		b = appendEmbedded(b, embedded)
+		b = append(b, '}')
+	}
+	w.Header()["Etag"] = []string{etag(u.Version)}
+	writeJSON(w, status, b)
+	*bp = b
+	putBuf(bp)
+}
+
+// appendEmbedded appends users as an object keyed by ID (users are sorted
+// and unique).
+func appendEmbedded(b []byte, users []*user.User) []byte {
+	b = append(b, '{')
+	for i, u := range users {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, u.ID)
+		b = append(b, ':')
+		b = appendRecord(b, u)
+	}
+	return append(b, '}')
+}
+
+// mountPrefix returns the part of the path the client sent that the handler
+// did not see (a prefix removed by http.StripPrefix), escaped.
+func mountPrefix(r *http.Request) string {
+	orig := originalPath(r)
+	seen := r.URL.EscapedPath()
+	if strings.HasSuffix(orig, seen) {
+		return orig[:len(orig)-len(seen)]
+	}
+	return ""
+}
+
+// originalPath returns the escaped path of the request as the client sent
+// it, before any handler rewrote r.URL.
+func originalPath(r *http.Request) string {
+	ru := r.RequestURI
+	if ru == "" || ru == "*" {
+		return r.URL.EscapedPath()
+	}
+	if i := strings.IndexByte(ru, '?'); i >= 0 {
+		ru = ru[:i]
+	}
+	if ru != "" && ru[0] != '/' { // absolute-form: scheme://host/path
+		if i := strings.Index(ru, "://"); i >= 0 {
+			rest := ru[i+3:]
+			if j := strings.IndexByte(rest, '/'); j >= 0 {
+				return rest[j:]
+			}
+			return "/"
+		}
+	}
+	return ru
+}
