@@ -20,8 +20,9 @@ import (
 //	                  bit 15 when the user is deleted
 //	id, [external_id], [first_name], [last_name], [email], [phone],
 //	language, [counter_account: 4 strings], status byte, [brokerage_user_id],
-//	[idp_user_id], feature_flags, readable_by, modifiable_by (each a count
-//	and strings), creation_datetime varint unix ns, version uvarint,
+//	[idp_user_id], the counts of feature_flags, readable_by and
+//	modifiable_by, then their strings, creation_datetime varint unix ns,
+//	version uvarint,
 //	version_datetime varint unix ns, version_authored_by_user_id
 const formatV1 = 1
 
@@ -51,10 +52,16 @@ func appendOpt(b []byte, p *string) []byte {
 	return appendString(b, *p)
 }
 
-func appendList(b []byte, l []string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(l)))
-	for _, s := range l {
-		b = appendString(b, s)
+// appendLists appends the counts of the lists, then their strings, so that
+// decoding can allocate one backing array for all of them.
+func appendLists(b []byte, lists ...[]string) []byte {
+	for _, l := range lists {
+		b = binary.AppendUvarint(b, uint64(len(l)))
+	}
+	for _, l := range lists {
+		for _, s := range l {
+			b = appendString(b, s)
+		}
 	}
 	return b
 }
@@ -107,9 +114,7 @@ func encode(b []byte, u *User) []byte {
 	b = append(b, statusByte(u.Status))
 	b = appendOpt(b, u.BrokerageUserID)
 	b = appendOpt(b, u.IDPUserID)
-	b = appendList(b, u.FeatureFlags)
-	b = appendList(b, u.ReadableBy)
-	b = appendList(b, u.ModifiableBy)
+	b = appendLists(b, u.FeatureFlags, u.ReadableBy, u.ModifiableBy)
 	b = binary.AppendVarint(b, u.CreationDatetime.UnixNano())
 	b = binary.AppendUvarint(b, uint64(u.Version))
 	b = binary.AppendVarint(b, u.VersionDatetime.UnixNano())
@@ -124,19 +129,21 @@ type decoder struct {
 	err error
 }
 
+// uvarint reads a varint, refusing overflow and non-minimal encodings so
+// that every record has exactly one encoding.
 func (d *decoder) uvarint() uint64 {
 	if d.err != nil {
 		return 0
 	}
 	var x uint64
 	var shift uint
-	for i := 0; i < binary.MaxVarintLen64; i++ {
-		if d.off >= len(d.s) {
-			break
-		}
+	for i := 0; i < binary.MaxVarintLen64 && d.off < len(d.s); i++ {
 		c := d.s[d.off]
 		d.off++
 		if c < 0x80 {
+			if (i == binary.MaxVarintLen64-1 && c > 1) || (i > 0 && c == 0) {
+				break
+			}
 			return x | uint64(c)<<shift
 		}
 		x |= uint64(c&0x7f) << shift
@@ -176,20 +183,32 @@ func (d *decoder) string() string {
 	return s
 }
 
-func (d *decoder) list() []string {
-	n := d.uvarint()
-	if d.err != nil || n > uint64(len(d.s)-d.off) {
+// lists decodes the lists written by appendLists into dst, from one
+// backing array; each list's capacity is its length, so appending to one
+// never overwrites the next.
+func (d *decoder) lists(dst ...*[]string) {
+	var counts [3]uint64
+	var total uint64
+	for i := range dst {
+		counts[i] = d.uvarint()
+		total += counts[i]
+	}
+	// Every string takes at least one byte, which bounds a corrupt count.
+	if d.err != nil || total > uint64(len(d.s)-d.off) {
 		d.err = errCorrupt
-		return nil
+		return
 	}
-	if n == 0 {
-		return nil
+	backing := make([]string, total)
+	for i := range backing {
+		backing[i] = d.string()
 	}
-	l := make([]string, n)
-	for i := range l {
-		l[i] = d.string()
+	off := uint64(0)
+	for i, l := range dst {
+		if counts[i] > 0 {
+			*l = backing[off : off+counts[i] : off+counts[i]]
+		}
+		off += counts[i]
 	}
-	return l
 }
 
 type recordBlock struct {
@@ -241,9 +260,7 @@ func decode(b []byte) (*User, error) {
 	}
 	u.BrokerageUserID = opt(5, hasBrokerageUserID)
 	u.IDPUserID = opt(6, hasIDPUserID)
-	u.FeatureFlags = d.list()
-	u.ReadableBy = d.list()
-	u.ModifiableBy = d.list()
+	d.lists(&u.FeatureFlags, &u.ReadableBy, &u.ModifiableBy)
 	u.CreationDatetime = time.Unix(0, d.varint()).UTC()
 	u.Version = int64(d.uvarint())
 	u.VersionDatetime = time.Unix(0, d.varint()).UTC()
