@@ -242,6 +242,14 @@ func eqAccount(a, b *CounterAccount) bool {
 // It never changes l.
 func dedupe(l []string) []string {
 	out := make([]string, 0, len(l))
+	if len(l) <= 8 { // short lists, the usual case: no map
+		for _, s := range l {
+			if !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
 	seen := make(map[string]struct{}, len(l))
 	for _, s := range l {
 		if _, ok := seen[s]; !ok {

@@ -78,47 +78,49 @@ func (f indexedField) value(u *User) (string, bool) {
 	return *p, true
 }
 
-func tenantPrefix(tenant string) []byte {
-	b := make([]byte, 0, len(tenant)+1)
+// The append… functions append a key to b (so one buffer can hold all the
+// keys of a write); the others return a key of their own.
+
+func appendTenant(b []byte, tenant string, kind byte) []byte {
 	b = append(b, tenant...)
-	return append(b, 0)
+	return append(b, 0, kind)
+}
+
+func tenantPrefix(tenant string) []byte {
+	return append([]byte(tenant), 0)
 }
 
 func headKey(tenant, id string) []byte {
-	b := make([]byte, 0, len(tenant)+2+len(id))
-	b = append(b, tenant...)
-	b = append(b, 0, kindHead)
-	return append(b, id...)
+	return append(headPrefix(tenant), id...)
 }
 
 func headPrefix(tenant string) []byte {
-	return append(tenantPrefix(tenant), kindHead)
+	return appendTenant(make([]byte, 0, len(tenant)+2+idLen), tenant, kindHead)
 }
 
 func versionKey(tenant, id string, version int64) []byte {
-	b := versionPrefix(tenant, id)
-	return binary.BigEndian.AppendUint64(b, uint64(version))
+	return binary.BigEndian.AppendUint64(versionPrefix(tenant, id), uint64(version))
 }
 
 func versionPrefix(tenant, id string) []byte {
-	b := make([]byte, 0, len(tenant)+2+len(id)+8)
-	b = append(b, tenant...)
-	b = append(b, 0, kindVersion)
+	b := appendTenant(make([]byte, 0, len(tenant)+2+len(id)+8), tenant, kindVersion)
 	return append(b, id...)
 }
 
-func uniqueKey(tenant string, field byte, value string) []byte {
-	b := make([]byte, 0, len(tenant)+3+len(value))
-	b = append(b, tenant...)
-	b = append(b, 0, kindUnique, field)
+func appendUniqueKey(b []byte, tenant string, field byte, value string) []byte {
+	b = appendTenant(b, tenant, kindUnique)
+	b = append(b, field)
 	return append(b, value...)
+}
+
+func uniqueKey(tenant string, field byte, value string) []byte {
+	return appendUniqueKey(make([]byte, 0, len(tenant)+3+len(value)), tenant, field, value)
 }
 
 // indexFieldPrefix is the prefix of every index entry of one field.
 func indexFieldPrefix(tenant string, field byte) []byte {
-	b := make([]byte, 0, len(tenant)+4+64)
-	b = append(b, tenant...)
-	return append(b, 0, kindIndex, field)
+	b := appendTenant(make([]byte, 0, len(tenant)+4+64), tenant, kindIndex)
+	return append(b, field)
 }
 
 // indexValuePrefix is the prefix of the entries whose value starts with v
@@ -136,14 +138,21 @@ func indexNullPrefix(tenant string, field byte) []byte {
 	return append(indexFieldPrefix(tenant, field), 0)
 }
 
-func indexKey(tenant string, field byte, v string, null bool, id string) []byte {
-	var b []byte
+// appendIndexKey appends the index entry of value v (or of null) of user id.
+func appendIndexKey(b []byte, tenant string, field byte, v string, null bool, id string) []byte {
+	b = appendTenant(b, tenant, kindIndex)
 	if null {
-		b = indexNullPrefix(tenant, field)
+		b = append(b, field, 0)
 	} else {
-		b = indexValuePrefix(tenant, field, v, true)
+		b = append(b, field, 1)
+		b = append(b, v...)
+		b = append(b, 0)
 	}
 	return append(b, id...)
+}
+
+func indexKey(tenant string, field byte, v string, null bool, id string) []byte {
+	return appendIndexKey(nil, tenant, field, v, null, id)
 }
 
 // idFromIndexKey returns the user ID at the end of an index key.

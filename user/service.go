@@ -225,6 +225,14 @@ func (s *Service) Create(ctx context.Context, p Patch, opts *CreateOptions) (*Us
 // in step. It fails with a *ConflictError if a unique value of next belongs
 // to another user.
 func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
+	// One buffer holds every key of the write; each key is a capped slice
+	// of it, so a later append never changes an earlier key.
+	buf := make([]byte, 0, 1024)
+	key := func(b []byte) []byte {
+		k := b[len(buf):len(b):len(b)]
+		buf = b
+		return k
+	}
 	for _, f := range indexedFields {
 		nv, nok := f.value(next)
 		var pv string
@@ -237,7 +245,7 @@ func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
 		}
 		if f.unique {
 			if nok {
-				k := uniqueKey(tenant, f.b, nv)
+				k := key(appendUniqueKey(buf, tenant, f.b, nv))
 				owner, err := tx.Get(k)
 				switch {
 				case err == nil && string(owner) != next.ID:
@@ -250,17 +258,17 @@ func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
 				}
 			}
 			if pok {
-				if err := tx.Delete(uniqueKey(tenant, f.b, pv)); err != nil {
+				if err := tx.Delete(key(appendUniqueKey(buf, tenant, f.b, pv))); err != nil {
 					return err
 				}
 			}
 		}
 		if prev != nil {
-			if err := tx.Delete(indexKey(tenant, f.b, pv, !pok, prev.ID)); err != nil {
+			if err := tx.Delete(key(appendIndexKey(buf, tenant, f.b, pv, !pok, prev.ID))); err != nil {
 				return err
 			}
 		}
-		if err := tx.Set(indexKey(tenant, f.b, nv, !nok, next.ID), nil); err != nil {
+		if err := tx.Set(key(appendIndexKey(buf, tenant, f.b, nv, !nok, next.ID)), nil); err != nil {
 			return err
 		}
 	}
