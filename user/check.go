@@ -2,9 +2,12 @@ package user
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/userkit/userkit/storage"
 )
@@ -26,9 +29,10 @@ func (p Problem) String() string {
 // Check verifies the whole store in one read transaction: every head
 // decodes; every user has every version from 1 to its head, each decoding to
 // that user and version, and the newest equal to the head; every index entry
-// and unique key points at an existing user whose current value it holds;
-// and every user has all its index entries and unique keys. It returns the
-// problems found (none for a healthy store) or the error that stopped it.
+// belongs to an existing user's current value (and a unique field's entry
+// names that user); and every user has all its index entries. It returns the
+// problems found, sorted (none for a healthy store), or the error that
+// stopped it.
 //
 // Check holds the tenant's expected keys in memory while it reads it, about
 // ten keys per user.
@@ -67,14 +71,12 @@ func Check(ctx context.Context, store storage.Store) ([]Problem, error) {
 					return err
 				}
 				c.version(rest[1:], v)
-			case kindUnique:
+			case kindIndex:
 				v, err := it.Value()
 				if err != nil {
 					return err
 				}
-				c.unique(k, v)
-			case kindIndex:
-				c.index(k)
+				c.index(k, v)
 			default:
 				c.add(tenant, "", fmt.Sprintf("key %q has an unknown kind", k))
 			}
@@ -86,6 +88,9 @@ func Check(ctx context.Context, store storage.Store) ([]Problem, error) {
 		problems = c.problems
 		return nil
 	})
+	slices.SortFunc(problems, func(a, b Problem) int {
+		return cmp.Or(strings.Compare(a.Tenant, b.Tenant), strings.Compare(a.UserID, b.UserID), strings.Compare(a.Msg, b.Msg))
+	})
 	return problems, err
 }
 
@@ -94,7 +99,7 @@ type checker struct {
 	problems []Problem
 	tenant   *string
 	heads    map[string]*User
-	expected map[string]string // index or unique key → the user ID it should name
+	expected map[string]entry // index key → what it should hold
 	seen     map[string]bool
 	versions map[string]int64 // user ID → the last version seen
 }
@@ -106,7 +111,7 @@ func (c *checker) add(tenant, id, msg string) {
 func (c *checker) start(tenant string) {
 	c.tenant = &tenant
 	c.heads = map[string]*User{}
-	c.expected = map[string]string{}
+	c.expected = map[string]entry{}
 	c.seen = map[string]bool{}
 	c.versions = map[string]int64{}
 }
@@ -124,10 +129,11 @@ func (c *checker) head(id string, v []byte) {
 	c.heads[id] = u
 	for _, f := range indexedFields {
 		val, ok := f.value(u)
-		c.expected[string(indexKey(*c.tenant, f.b, val, !ok, id))] = id
+		e := entry{owner: id}
 		if f.unique && ok {
-			c.expected[string(uniqueKey(*c.tenant, f.b, val))] = id
+			e.value = id
 		}
+		c.expected[string(f.key(*c.tenant, val, !ok, id))] = e
 	}
 }
 
@@ -158,21 +164,18 @@ func (c *checker) version(rest, v []byte) {
 	}
 }
 
-func (c *checker) unique(k, v []byte) {
+// entry is what Check expects of one index entry: the user it belongs to
+// and the value it holds (that user's ID for a unique field, else empty).
+type entry struct{ owner, value string }
+
+func (c *checker) index(k, v []byte) {
 	want, ok := c.expected[string(k)]
 	c.seen[string(k)] = true
 	switch {
 	case !ok:
-		c.add(*c.tenant, string(v), fmt.Sprintf("unique key %q belongs to no user's current value", k))
-	case want != string(v):
-		c.add(*c.tenant, want, fmt.Sprintf("unique key %q names user %s", k, v))
-	}
-}
-
-func (c *checker) index(k []byte) {
-	c.seen[string(k)] = true
-	if _, ok := c.expected[string(k)]; !ok {
 		c.add(*c.tenant, "", fmt.Sprintf("index entry %q belongs to no user's current value", k))
+	case want.value != string(v):
+		c.add(*c.tenant, want.owner, fmt.Sprintf("index entry %q holds %q, want %q", k, v, want.value))
 	}
 }
 
@@ -182,9 +185,9 @@ func (c *checker) finish() {
 	if c.tenant == nil {
 		return
 	}
-	for k, id := range c.expected {
+	for k, e := range c.expected {
 		if !c.seen[k] {
-			c.add(*c.tenant, id, fmt.Sprintf("missing index or unique key %q", k))
+			c.add(*c.tenant, e.owner, fmt.Sprintf("missing index entry %q", k))
 		}
 	}
 	for id, u := range c.heads {

@@ -9,23 +9,24 @@ import (
 // not contain control characters), so a tenant's keys form one prefix and
 // tenants never see each other's data. After the tenant prefix:
 //
-//	h <id>                          → the head: the latest version's record
-//	v <id> <version uint64 BE>      → one immutable version's record
-//	u <field> <value>               → the ID of the user holding a unique value
-//	i <field> 0x01 <value> 0x00 <id> → empty: a secondary index entry
-//	i <field> 0x00 <id>             → empty: the entry of a null value
+//	h <id>                            → the head: the latest version's record
+//	v <id> <version uint64 BE>        → one immutable version's record
+//	i <field> 0x01 <value> 0x00 <id>  → empty: an index entry
+//	i <field> 0x01 <value> 0x00       → <id>: the index entry of a unique field
+//	i <field> 0x00 <id>               → empty: the entry of a null value
 //
-// Unique keys are point keys (not prefixes of index entries) so that a
-// store's conflict detection sees two transactions claiming one value.
-// Index values are folded (lower-cased) where the field compares
-// case-insensitively, so their byte order is the query language's order and
-// the null entries come first. Values are bounded by validation (names ≤ 128
-// runes, email ≤ 254 bytes, external_id ≤ 64), so every key stays far below
+// A unique field's entry for a value is one point key holding the owner's
+// ID: claiming a value is a Get and a Set of that key, so a store's conflict
+// detection sees two transactions claiming one value, and the entry serves
+// both uniqueness and queries. Index values are folded (lower-cased) where
+// the field compares case-insensitively, so their byte order is the query
+// language's order and the null entries come first. Values are bounded by
+// validation (names ≤ 128 runes, email ≤ 254 bytes, external_id ≤ 64) and
+// contain no 0x00, so every key is unambiguous and far below
 // storage.MaxKeySize; tenants are at most 64 bytes.
 const (
 	kindHead    = 'h'
 	kindVersion = 'v'
-	kindUnique  = 'u'
 	kindIndex   = 'i'
 )
 
@@ -107,16 +108,6 @@ func versionPrefix(tenant, id string) []byte {
 	return append(b, id...)
 }
 
-func appendUniqueKey(b []byte, tenant string, field byte, value string) []byte {
-	b = appendTenant(b, tenant, kindUnique)
-	b = append(b, field)
-	return append(b, value...)
-}
-
-func uniqueKey(tenant string, field byte, value string) []byte {
-	return appendUniqueKey(make([]byte, 0, len(tenant)+3+len(value)), tenant, field, value)
-}
-
 // indexFieldPrefix is the prefix of every index entry of one field.
 func indexFieldPrefix(tenant string, field byte) []byte {
 	b := appendTenant(make([]byte, 0, len(tenant)+4+64), tenant, kindIndex)
@@ -138,26 +129,39 @@ func indexNullPrefix(tenant string, field byte) []byte {
 	return append(indexFieldPrefix(tenant, field), 0)
 }
 
-// appendIndexKey appends the index entry of value v (or of null) of user id.
-func appendIndexKey(b []byte, tenant string, field byte, v string, null bool, id string) []byte {
+// appendIndexKey appends the index entry key of value v (or of null) of
+// user id in field f.
+func (f indexedField) appendKey(b []byte, tenant, v string, null bool, id string) []byte {
 	b = appendTenant(b, tenant, kindIndex)
 	if null {
-		b = append(b, field, 0)
-	} else {
-		b = append(b, field, 1)
-		b = append(b, v...)
-		b = append(b, 0)
+		b = append(b, f.b, 0)
+		return append(b, id...)
+	}
+	b = append(b, f.b, 1)
+	b = append(b, v...)
+	b = append(b, 0)
+	if f.unique {
+		return b
 	}
 	return append(b, id...)
 }
 
-func indexKey(tenant string, field byte, v string, null bool, id string) []byte {
-	return appendIndexKey(nil, tenant, field, v, null, id)
+func (f indexedField) key(tenant, v string, null bool, id string) []byte {
+	return f.appendKey(nil, tenant, v, null, id)
 }
 
-// idFromIndexKey returns the user ID at the end of an index key.
-func idFromIndexKey(k []byte) string {
+// entryID returns the user ID an index entry names: its value for a
+// unique field's value entry, else the end of its key.
+func entryID(k, v []byte) string {
+	if len(v) > 0 {
+		return string(v)
+	}
 	return string(k[len(k)-idLen:])
+}
+
+// needsValue reports whether the ID of entry k of field f is in its value.
+func (f indexedField) needsValue(k []byte) bool {
+	return f.unique && k[len(k)-1] == 0
 }
 
 // idLen is the length of a user ID: "U" and a 26-character ULID.

@@ -519,6 +519,20 @@ func (r *run) scan(tx storage.Tx) error {
 	return nil
 }
 
+// iterEntryID returns the ID of the user the iterator's index entry of
+// field f names.
+func (f indexedField) iterEntryID(it storage.Iterator) (string, error) {
+	k := it.Key()
+	if !f.needsValue(k) {
+		return entryID(k, nil), nil
+	}
+	v, err := it.Value()
+	if err != nil {
+		return "", err
+	}
+	return entryID(k, v), nil
+}
+
 // index reads the users named by the plan's index ranges, in ID order.
 func (r *run) index(tx storage.Tx) error {
 	seen := make(map[string]struct{})
@@ -526,7 +540,11 @@ func (r *run) index(tx storage.Tx) error {
 	for _, rg := range r.c.ranges {
 		it := tx.Iterate(storage.Range{Prefix: rg.bounds(r.pr.Tenant)})
 		for it.Next() {
-			id := idFromIndexKey(it.Key())
+			id, err := rg.f.iterEntryID(it)
+			if err != nil {
+				it.Close()
+				return err
+			}
 			if _, ok := seen[id]; !ok {
 				seen[id] = struct{}{}
 				ids = append(ids, id)
@@ -573,8 +591,11 @@ func (r *run) ordered(tx storage.Tx) error {
 	}
 	for it.Next() {
 		k := it.Key()
-		id := idFromIndexKey(k)
-		if !w.desc {
+		id, err := w.f.iterEntryID(it)
+		if err != nil {
+			return err
+		}
+		if !w.desc || w.f.needsValue(k) { // a unique value has no ties
 			group = append(group[:0], id)
 			if err := flush(); err != nil {
 				return err

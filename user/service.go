@@ -221,8 +221,7 @@ func (s *Service) Create(ctx context.Context, p Patch, opts *CreateOptions) (*Us
 }
 
 // write stores next as the new head and version of a user whose previous
-// head is prev (nil on create), keeping the unique keys and index entries
-// in step. It fails with a *ConflictError if a unique value of next belongs
+// head is prev (nil on create), keeping the index entries in step. It fails with a *ConflictError if a unique value of next belongs
 // to another user.
 func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
 	// One buffer holds every key of the write; each key is a capped slice
@@ -235,40 +234,28 @@ func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
 	}
 	for _, f := range indexedFields {
 		nv, nok := f.value(next)
-		var pv string
-		var pok bool
 		if prev != nil {
-			pv, pok = f.value(prev)
+			pv, pok := f.value(prev)
 			if pv == nv && pok == nok {
 				continue
 			}
-		}
-		if f.unique {
-			if nok {
-				k := key(appendUniqueKey(buf, tenant, f.b, nv))
-				owner, err := tx.Get(k)
-				switch {
-				case err == nil && string(owner) != next.ID:
-					return &ConflictError{Field: f.name, Reason: ReasonDuplicate}
-				case err != nil && !errors.Is(err, storage.ErrNotFound):
-					return err
-				}
-				if err := tx.Set(k, []byte(next.ID)); err != nil {
-					return err
-				}
-			}
-			if pok {
-				if err := tx.Delete(key(appendUniqueKey(buf, tenant, f.b, pv))); err != nil {
-					return err
-				}
-			}
-		}
-		if prev != nil {
-			if err := tx.Delete(key(appendIndexKey(buf, tenant, f.b, pv, !pok, prev.ID))); err != nil {
+			if err := tx.Delete(key(f.appendKey(buf, tenant, pv, !pok, prev.ID))); err != nil {
 				return err
 			}
 		}
-		if err := tx.Set(key(appendIndexKey(buf, tenant, f.b, nv, !nok, next.ID)), nil); err != nil {
+		k := key(f.appendKey(buf, tenant, nv, !nok, next.ID))
+		var v []byte
+		if f.unique && nok {
+			owner, err := tx.Get(k)
+			switch {
+			case err == nil && string(owner) != next.ID:
+				return &ConflictError{Field: f.name, Reason: ReasonDuplicate}
+			case err != nil && !errors.Is(err, storage.ErrNotFound):
+				return err
+			}
+			v = []byte(next.ID)
+		}
+		if err := tx.Set(k, v); err != nil {
 			return err
 		}
 	}
@@ -409,7 +396,8 @@ func (s *Service) PatchByExternalID(ctx context.Context, externalID string, p Pa
 	}
 	var id []byte
 	err = s.store.View(ctx, func(tx storage.Tx) error {
-		id, err = tx.Get(uniqueKey(pr.Tenant, fieldExternalID, externalID))
+		f, _ := indexedFieldByName("external_id")
+		id, err = tx.Get(f.key(pr.Tenant, externalID, false, ""))
 		return err
 	})
 	if errors.Is(err, storage.ErrNotFound) {

@@ -1003,7 +1003,7 @@ func testCheck(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 11 { // head, 2 versions, 6 index entries, 2 unique keys
+	if len(keys) != 9 { // head, 2 versions, 6 index entries
 		t.Fatalf("only %d keys name the user", len(keys))
 	}
 	for _, k := range keys {
@@ -1032,8 +1032,8 @@ func testCheck(t *testing.T, open Opener) {
 	if problems, _ := user.Check(ctx, st); len(problems) != 0 {
 		t.Fatalf("Check after repair = %v", problems)
 	}
-	// A stray unique key is noticed too.
-	err = st.Update(ctx, func(tx storage.Tx) error { return tx.Set([]byte("acme\x00uxstray"), []byte(last.ID)) })
+	// A stray unique entry is noticed too.
+	err = st.Update(ctx, func(tx storage.Tx) error { return tx.Set([]byte("acme\x00ix\x01stray\x00"), []byte(last.ID)) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1043,6 +1043,6 @@ func testCheck(t *testing.T, open Opener) {
 		found = found || strings.Contains(p.Msg, "stray")
 	}
 	if !found {
-		t.Errorf("Check missed a stray unique key: %v", problems)
+		t.Errorf("Check missed a stray unique entry: %v", problems)
 	}
 }
