@@ -224,3 +224,44 @@ func crashChild(dir string) {
 	}
 	wg.Wait()
 }
+
+const holdChildEnv = "USERKIT_HOLD_CHILD_DIR"
+
+// TestOpenHeldByAnotherProcess opens a store in a child process and checks
+// that this process cannot open the same directory while the child holds it.
+func TestOpenHeldByAnotherProcess(t *testing.T) {
+	if dir := os.Getenv(holdChildEnv); dir != "" {
+		st, err := badgerstore.Open(dir, nil)
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(2)
+		}
+		fmt.Println("open")
+		time.Sleep(time.Minute) // until the parent kills us
+		st.Close()
+		return
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestOpenHeldByAnotherProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), holdChildEnv+"="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || line != "open\n" {
+		t.Fatalf("child: %q, %v", line, err)
+	}
+	_, err = badgerstore.Open(dir, nil)
+	if !errors.Is(err, badgerstore.ErrLocked) {
+		t.Fatalf("Open of a directory another process holds: %v, want ErrLocked", err)
+	}
+	t.Logf("the error reads: %v", err)
+}
