@@ -455,7 +455,7 @@ type run struct {
 	opts  QueryOptions
 	count int
 	page  []*User
-	all   []*User // every match, when they must be sorted
+	top   *topK // the first offset+limit matches, when they must be sorted
 }
 
 // consider checks one decoded user and keeps it when it matches.
@@ -467,7 +467,7 @@ func (r *run) consider(u *User, keepAll bool) {
 		return
 	}
 	if keepAll {
-		r.all = append(r.all, u)
+		r.keep(u)
 	} else if r.count >= r.opts.Offset && len(r.page) < r.opts.Limit {
 		r.page = append(r.page, u)
 	}
@@ -478,22 +478,28 @@ func (r *run) consider(u *User, keepAll bool) {
 // collected and sorted.
 func (r *run) sorted() bool { return len(r.c.prog.Query().OrderBy) > 0 }
 
-// finish sorts the collected matches and cuts out the page.
+// keep offers a match to the sorted set of the first offset+limit.
+func (r *run) keep(u *User) {
+	if r.top == nil {
+		prog := r.c.prog
+		r.top = &topK{k: r.opts.Offset + r.opts.Limit, cmp: func(a, b *User) int {
+			if c := prog.Compare(record{a}, record{b}); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		}}
+	}
+	r.top.add(u)
+}
+
+// finish cuts the page out of the sorted matches.
 func (r *run) finish() {
-	if r.all == nil {
+	if r.top == nil {
 		return
 	}
-	prog := r.c.prog
-	slices.SortFunc(r.all, func(a, b *User) int {
-		if c := prog.Compare(record{a}, record{b}); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	lo := min(r.opts.Offset, len(r.all))
-	hi := min(lo+r.opts.Limit, len(r.all))
-	r.page = slices.Clone(r.all[lo:hi])
-	r.all = nil
+	first := r.top.sorted()
+	r.page = first[min(r.opts.Offset, len(first)):]
+	r.top = nil
 }
 
 // scan reads every head of the tenant in ID order.
