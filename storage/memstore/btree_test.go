@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -14,7 +15,9 @@ import (
 	"github.com/userkit/userkit/storage"
 )
 
-// checkTree reports every broken invariant of the tree rooted at root.
+// checkTree reports every broken invariant of the tree rooted at root:
+// its shape and order, and that every version chain holds one key with
+// timestamps decreasing.
 func checkTree(t testing.TB, root *node) {
 	t.Helper()
 	if root == nil {
@@ -25,17 +28,34 @@ func checkTree(t testing.TB, root *node) {
 	// is empty).
 	var walk func(n *node, lo, hi string, d int, isRoot bool)
 	walk = func(n *node, lo, hi string, d int, isRoot bool) {
-		keys := n.items
+		keys := n.keys
 		if n.leaf() {
 			keys = nil
-			for _, e := range n.items {
-				if len(e) < 2 || len(entryKey(e)) == 0 {
-					t.Fatalf("malformed entry %q at depth %d", e, d)
+			for _, v := range n.slots {
+				if len(v.kv) < 2 || len(v.key()) == 0 {
+					t.Fatalf("malformed entry %q at depth %d", v.kv, d)
 				}
-				keys = append(keys, entryKey(e))
+				for w := v.next; w != nil; w = w.next {
+					if w.key() != v.key() {
+						t.Fatalf("chain of %q holds %q", v.key(), w.key())
+					}
+					if w.ts() >= v.ts() {
+						t.Fatalf("chain of %q: timestamp %d under %d", v.key(), w.ts(), v.ts())
+					}
+				}
+				keys = append(keys, v.key())
 			}
 		}
+		if len(n.hints) != len(keys) {
+			t.Fatalf("%d hints for %d keys at depth %d", len(n.hints), len(keys), d)
+		}
 		for i, k := range keys {
+			if !strings.HasPrefix(k, n.pre) {
+				t.Fatalf("key %q without the prefix %q of its node at depth %d", k, n.pre, d)
+			}
+			if h := hint(k, len(n.pre)); n.hints[i] != h {
+				t.Fatalf("key %q: hint %x, want %x", k, n.hints[i], h)
+			}
 			if i > 0 && keys[i-1] >= k {
 				t.Fatalf("keys out of order at depth %d: %q >= %q", d, keys[i-1], k)
 			}
@@ -57,8 +77,8 @@ func checkTree(t testing.TB, root *node) {
 			}
 			return
 		}
-		if len(n.children) != len(n.items)+1 {
-			t.Fatalf("internal node with %d keys and %d children", len(n.items), len(n.children))
+		if len(n.children) != len(n.keys)+1 {
+			t.Fatalf("internal node with %d keys and %d children", len(n.keys), len(n.children))
 		}
 		if isRoot && len(n.children) < 2 {
 			t.Fatalf("internal root with %d children", len(n.children))
@@ -66,10 +86,10 @@ func checkTree(t testing.TB, root *node) {
 		for i, c := range n.children {
 			clo, chi := lo, hi
 			if i > 0 {
-				clo = n.items[i-1]
+				clo = n.keys[i-1]
 			}
-			if i < len(n.items) {
-				chi = n.items[i]
+			if i < len(n.keys) {
+				chi = n.keys[i]
 			}
 			walk(c, clo, chi, d+1, false)
 		}
@@ -77,18 +97,26 @@ func checkTree(t testing.TB, root *node) {
 	walk(root, "", "", 0, true)
 }
 
-// owners returns how many nodes of the tree each owner has.
-func owners(root *node) map[uint64]int {
-	m := map[uint64]int{}
+// checkCollected reports a version that no View can see (an older version,
+// or a deletion) still in the store: with no View running, a committed
+// store holds one live version per key.
+func checkCollected(t testing.TB, s *Store) {
+	t.Helper()
+	if len(s.garbage) > 0 {
+		t.Fatalf("%d keys still queued for collection", len(s.garbage))
+	}
 	var walk func(n *node)
 	walk = func(n *node) {
-		m[n.owner]++
+		for _, v := range n.slots {
+			if v.next != nil || v.deleted() {
+				t.Fatalf("key %q: deleted %v, older version %v after collection", v.key(), v.deleted(), v.next != nil)
+			}
+		}
 		for _, c := range n.children {
 			walk(c)
 		}
 	}
-	walk(root)
-	return m
+	walk(s.tree.root)
 }
 
 // model is a sorted map, the reference the store is compared with.
@@ -281,8 +309,8 @@ func TestModel(t *testing.T) {
 			}
 			committed = local
 		}
-		root := s.root.Load()
-		checkTree(t, root)
+		checkTree(t, s.tree.root)
+		checkCollected(t, s)
 		if n%50 == 0 || n == txs-1 {
 			err := s.View(ctx, func(tx storage.Tx) error {
 				if diff := cmp.Diff(committed.scan(storage.Range{}), scan(t, tx, storage.Range{})); diff != "" {
@@ -494,8 +522,8 @@ func TestLargeTree(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	checkTree(t, s.root.Load())
-	if got := height(s.root.Load()); got < 3 {
+	checkTree(t, s.tree.root)
+	if got := height(s.tree.root); got < 3 {
 		t.Errorf("height %d, want at least 3", got)
 	}
 	r.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
@@ -528,8 +556,9 @@ func TestLargeTree(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		root := s.root.Load()
+		root := s.tree.root
 		checkTree(t, root)
+		checkCollected(t, s)
 		// Merging keeps the leaves from draining: on average they stay at
 		// least half as full as the merge threshold.
 		if entries, leaves := count(root); entries > 1000 && entries < leaves*minItems/2 {
@@ -555,8 +584,8 @@ func TestLargeTree(t *testing.T) {
 			}
 		}
 	}
-	root := s.root.Load()
-	if !root.leaf() || len(root.items) != 0 {
+	root := s.tree.root
+	if !root.leaf() || len(root.slots) != 0 {
 		t.Fatalf("tree not empty after deleting every key: height %d", height(root))
 	}
 }
@@ -564,7 +593,7 @@ func TestLargeTree(t *testing.T) {
 // count returns the number of entries and leaves of the tree.
 func count(n *node) (entries, leaves int) {
 	if n.leaf() {
-		return len(n.items), 1
+		return len(n.slots), 1
 	}
 	for _, c := range n.children {
 		e, l := count(c)
@@ -575,7 +604,7 @@ func count(n *node) (entries, leaves int) {
 }
 
 // rootOf returns the current tree of a transaction.
-func rootOf(t storage.Tx) *node { return t.(*tx).root }
+func rootOf(t storage.Tx) *node { return t.(*tx).s.tree.root }
 
 func height(n *node) int {
 	h := 1
@@ -584,64 +613,6 @@ func height(n *node) int {
 		h++
 	}
 	return h
-}
-
-// TestCopyOnWrite checks that an Update copies each node on its path once,
-// however many times it writes there, and never changes a committed node.
-func TestCopyOnWrite(t *testing.T) {
-	s := New()
-	ctx := context.Background()
-	fill := func(tx storage.Tx) error {
-		for i := range 10_000 {
-			if err := tx.Set(fmt.Appendf(nil, "k%05d", i), []byte("v")); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if err := s.Update(ctx, fill); err != nil {
-		t.Fatal(err)
-	}
-	before := s.root.Load()
-	h := height(before)
-	beforeOwners := owners(before)
-
-	var during map[uint64]int
-	err := s.Update(ctx, func(tx storage.Tx) error {
-		for i := range 100 {
-			if err := tx.Set([]byte("k00042"), fmt.Appendf(nil, "%d", i)); err != nil {
-				return err
-			}
-		}
-		during = owners(rootOf(tx))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := during[s.seq]; got != h {
-		t.Errorf("100 writes to one key copied %d nodes, want the path of %d", got, h)
-	}
-	if diff := cmp.Diff(beforeOwners, owners(before)); diff != "" {
-		t.Errorf("the old snapshot changed owners (-want +got):\n%s", diff)
-	}
-	if e, _ := get(before, "k00042"); entryVal(e) != "v" {
-		t.Errorf("old snapshot reads %q, want %q", entryVal(e), "v")
-	}
-	// Deleting a missing key copies nothing.
-	root := s.root.Load()
-	err = s.Update(ctx, func(tx storage.Tx) error {
-		if err := tx.Delete([]byte("missing")); err != nil {
-			return err
-		}
-		if rootOf(tx) != root {
-			t.Error("deleting a missing key copied the root")
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestSeparator(t *testing.T) {
@@ -657,5 +628,67 @@ func TestSeparator(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("separator(%q, %q) = %q, want %q", tt.left, tt.right, got, tt.want)
 		}
+	}
+}
+
+// TestTreeRandom inserts and removes random keys straight in the tree,
+// checking its invariants (order, shape, prefixes and hints) after every
+// change, in phases that grow it and phases that empty it.
+func TestTreeRandom(t *testing.T) {
+	ops := 20_000
+	if testing.Short() {
+		ops = 5000
+	}
+	r := rand.New(rand.NewPCG(15, 16))
+	// Short keys empty the tree in the phases that shrink it; longer ones
+	// make it several levels deep.
+	for _, maxLen := range []int{3, 5} {
+		tr := newTree()
+		present := map[string]bool{}
+		for i := range ops {
+			k := string(randKey(r, maxLen))
+			grow := i/2000%2 == 0
+			var c cursor
+			found := c.find(tr.root, k)
+			if found != present[k] {
+				t.Fatalf("op %d: find(%q) = %v, want %v", i, k, found, present[k])
+			}
+			switch {
+			case !found && (grow || r.IntN(4) == 0):
+				tr.insert(&c, version{kv: entry([]byte(k), nil)})
+				present[k] = true
+			case found && (!grow || r.IntN(4) == 0):
+				tr.remove(&c)
+				delete(present, k)
+			}
+			checkTree(t, tr.root)
+		}
+	}
+}
+
+// TestTreeRefill empties a leaf whose keys shared a prefix and refills it
+// with a key of the prefix's length that does not have it.
+func TestTreeRefill(t *testing.T) {
+	tr := newTree()
+	set := func(k string, insert bool) {
+		var c cursor
+		if found := c.find(tr.root, k); found == insert {
+			t.Fatalf("find(%q) = %v", k, found)
+		}
+		if insert {
+			tr.insert(&c, version{kv: entry([]byte(k), nil)})
+		} else {
+			tr.remove(&c)
+		}
+		checkTree(t, tr.root)
+	}
+	set("aa", true)
+	set("ab", true)
+	set("aa", false)
+	set("ab", false)
+	set("b", true)
+	set("c", true)
+	if tr.find("b") == nil || tr.find("c") == nil || tr.find("a") != nil {
+		t.Error("find after refilling the leaf")
 	}
 }

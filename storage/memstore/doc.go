@@ -3,29 +3,35 @@
 //
 // # Data structure
 //
-// The data is a copy-on-write B+tree. A committed tree is never changed: an
-// Update copies the nodes on the paths it writes (each at most once per
-// transaction, then changes its copies in place) and commits by publishing
-// the new root atomically; a rolled-back Update just drops its copies.
-// Ordered iteration walks the tree; nothing is sorted per call.
+// The data is a B+tree changed in place, with a chain of versions per key
+// (multi-version concurrency control). A global commit timestamp counts
+// committed Updates. The running Update writes its versions into the tree
+// stamped with the next timestamp, keeping the older versions under them
+// and a log of the keys it wrote; it commits by publishing that timestamp,
+// and rolls back by taking its versions off again. Ordered iteration walks
+// the tree; nothing is sorted per call.
 //
 // # Concurrency and isolation
 //
-// A Store is safe for concurrent use. A View reads the root committed when
-// it starts, holds no lock while its function runs, never waits for an
-// Update and never delays one. Updates run one at a time (waiting for the
-// previous one, as long as their context allows), so they never conflict and
-// never return storage.ErrConflict. Each transaction therefore sees one
-// consistent snapshot, and the order in which Updates take the lock is a
-// serial order of all transactions: the store is serializable.
+// A Store is safe for concurrent use. A View reads at the commit timestamp
+// of its start and ignores newer versions, so it sees one snapshot. The
+// tree is locked per operation, never while a transaction's function runs:
+// a Get or a batch of iterator steps in a View waits at most for one write
+// of the running Update, and the other way round. Updates run one at a time
+// (waiting for the previous one, as long as their context allows), so they
+// never conflict and never return storage.ErrConflict; the order in which
+// they take the writer's lock is a serial order of all transactions: the
+// store is serializable.
 //
 // # Memory
 //
 // Keys and values are copied in and out. The store keeps one allocation per
-// entry (key and value together) and about 16 bytes per entry in the
-// leaves. A View keeps the snapshot it reads alive until it returns, however
-// many Updates commit meanwhile; an Update allocates the nodes it copies.
-// Deletes free empty nodes and merge small neighbours, but do not
-// rebalance fully, so a tree that shrank may hold some under-full nodes.
-// Close drops the store's reference to the data.
+// version (key and value together) and about 40 bytes per key in the
+// leaves. A version that no running View can see any more is dropped when
+// an Update commits, and a deleted key is removed once every View sees it
+// deleted; a long View therefore keeps the versions it can see, and those
+// written after it, alive until it returns. Deletes free empty nodes and
+// merge small neighbours, but do not rebalance fully, so a tree that shrank
+// may hold some under-full nodes. Close drops the data once the last
+// running transaction returns.
 package memstore

@@ -8,12 +8,18 @@ import (
 	"github.com/userkit/userkit/storage"
 )
 
-// iterator walks a range of a transaction's tree. Over a View the tree never
-// changes. Over an Update the transaction may change the nodes the iterator
-// stands on, so it remembers the last key it returned and, when the
-// transaction's modification counter has moved, seeks again just past that
-// key in the current tree: it then sees later writes to the part of the
-// range it has not reached yet.
+// iterator walks a range of a transaction's view of the tree.
+//
+// It keeps a cursor into the tree, valid while the tree's structure does
+// not change (tree.smod). When it has changed, the iterator seeks again just
+// past the key the cursor stood on, so it continues where it was however
+// the nodes moved.
+//
+// An Update's iterator reads the tree without a lock (only the Update
+// changes it) and sees the Update's writes to the part of the range it has
+// not reached yet. A View's iterator reads ahead in batches, locking the
+// tree once per batch; the entries it holds are immutable strings, so they
+// need no lock.
 type iterator struct {
 	tx      *tx
 	reverse bool
@@ -25,9 +31,17 @@ type iterator struct {
 
 	state iterState
 	cur   cursor
-	mod   uint64 // tx.mod when cur was last valid
-	e     string // the current entry, "" before the first and after the last
+	smod  uint64 // tree.smod when cur was last valid
+	at    string // the key cur stands on
+	kv    string // the current entry, "" before the first and after the last
 	err   error
+
+	// A View's entries read ahead: ahead[next:] are still to come, and end
+	// reports whether the walk behind them has reached the end of the range.
+	ahead []string
+	next  int
+	end   bool
+	buf   [32]string
 }
 
 type bound struct {
@@ -99,69 +113,127 @@ func (it *iterator) Next() bool {
 		it.stop(storage.ErrTxDone)
 		return false
 	}
+	if t.writable {
+		kv, ok := it.step()
+		if !ok {
+			it.stop(nil)
+			return false
+		}
+		it.kv = kv
+		return true
+	}
+	if it.next == len(it.ahead) {
+		if it.end {
+			it.stop(nil)
+			return false
+		}
+		it.readAhead()
+		if len(it.ahead) == 0 {
+			it.stop(nil)
+			return false
+		}
+	}
+	it.kv = it.ahead[it.next]
+	it.next++
+	return true
+}
+
+// readAhead reads the next batch of a View's entries under one read lock.
+// Batches grow from 4 entries, so that a caller that stops early does not
+// pay for many.
+func (it *iterator) readAhead() {
+	want := min(max(2*len(it.ahead), 4), len(it.buf))
+	it.ahead, it.next = it.buf[:0], 0
+	mu := &it.tx.s.mu
+	mu.RLock()
+	for len(it.ahead) < want {
+		kv, ok := it.step()
+		if !ok {
+			it.end = true
+			break
+		}
+		it.ahead = append(it.ahead, kv)
+	}
+	mu.RUnlock()
+}
+
+// step moves the cursor to the next key of the range that has a version
+// the transaction sees and returns that version's entry, or false at the
+// end of the range. The caller holds the lock the transaction needs.
+func (it *iterator) step() (string, bool) {
+	tr := &it.tx.s.tree
 	var ok bool
 	switch {
 	case it.state == unstarted:
 		it.state = walking
 		if it.reverse {
-			ok = it.cur.seekReverse(t.root, it.firstKey, it.first.key == nil, it.first.strict)
+			ok = it.cur.seekReverse(tr.root, it.firstKey, it.first.key == nil, it.first.strict)
 		} else {
-			ok = it.cur.seek(t.root, it.firstKey, it.first.key == nil, it.first.strict)
+			ok = it.cur.seek(tr.root, it.firstKey, it.first.key == nil, it.first.strict)
 		}
-	case it.mod != t.mod:
-		// The tree changed under the cursor: find the key after the last.
+	case it.smod != tr.smod:
 		if it.reverse {
-			ok = it.cur.seekReverse(t.root, entryKey(it.e), false, true)
+			ok = it.cur.seekReverse(tr.root, it.at, false, true)
 		} else {
-			ok = it.cur.seek(t.root, entryKey(it.e), false, true)
+			ok = it.cur.seek(tr.root, it.at, false, true)
 		}
 	case it.reverse:
 		ok = it.cur.prev()
 	default:
 		ok = it.cur.next()
 	}
-	it.mod = t.mod
-	if !ok {
-		it.stop(nil)
-		return false
-	}
-	e := it.cur.entry()
-	if it.last.key != nil {
-		c := strings.Compare(entryKey(e), it.lastKey)
-		if it.reverse {
-			c = -c
+	it.smod = tr.smod
+	for ; ok; ok = it.advance() {
+		v := it.cur.slot()
+		k := v.key()
+		if it.last.key != nil {
+			c := strings.Compare(k, it.lastKey)
+			if it.reverse {
+				c = -c
+			}
+			if c > 0 || c == 0 && it.last.strict {
+				return "", false
+			}
 		}
-		if c > 0 || c == 0 && it.last.strict {
-			it.stop(nil)
-			return false
+		it.at = k
+		if v = v.at(it.tx.ts); v != nil {
+			return v.kv, true
 		}
 	}
-	it.e = e
-	return true
+	return "", false
+}
+
+func (it *iterator) advance() bool {
+	if it.reverse {
+		return it.cur.prev()
+	}
+	return it.cur.next()
 }
 
 func (it *iterator) stop(err error) {
 	it.state = exhausted
 	it.err = err
-	it.e = ""
+	it.kv, it.at = "", ""
 	it.cur = cursor{}
+	it.ahead = nil
+	clear(it.buf[:])
 }
 
 func (it *iterator) Key() []byte {
-	if it.e == "" {
+	if it.kv == "" {
 		return nil
 	}
-	return clone(entryKey(it.e))
+	return clone(entryKey(it.kv))
 }
 
 func (it *iterator) Value() ([]byte, error) {
 	if it.tx.done.Load() {
 		return nil, storage.ErrTxDone
 	}
-	if it.e == "" {
+	if it.kv == "" {
 		return nil, errNoKey
 	}
-	return clone(entryVal(it.e)), nil
+	return clone(entryVal(it.kv)), nil
 }
 
 func (it *iterator) Err() error { return it.err }
