@@ -20,11 +20,12 @@ const (
 )
 
 // check validates every value of p that is set, without looking at any
-// stored record, and returns all problems at once. It replaces p's lists by
+// stored record, and returns all problems at once, after the problems the
+// caller found already (more). It replaces p's lists by
 // copies without duplicates (first occurrence kept); the caller's slices are
 // never changed. On create, read-only fields are refused.
-func (s *Service) check(p *Patch, create bool) error {
-	var errs []FieldError
+func (s *Service) check(p *Patch, create bool, more ...FieldError) error {
+	errs := more
 	add := func(fe *FieldError) {
 		if fe != nil {
 			errs = append(errs, *fe)
@@ -64,10 +65,10 @@ func (s *Service) check(p *Patch, create bool) error {
 	if p.FeatureFlags.Set && !p.FeatureFlags.Null && len(p.FeatureFlags.Value) > maxFeatureFlags {
 		add(tooLong("feature_flags", len(p.FeatureFlags.Value), maxFeatureFlags))
 	} else if p.FeatureFlags.Set && !p.FeatureFlags.Null {
-		p.FeatureFlags.Value = dedupe(p.FeatureFlags.Value)
 		for i, f := range p.FeatureFlags.Value {
 			add(validate.OneOf([]string{"feature_flags", itoa(i)}, f, s.featureFlags))
 		}
+		p.FeatureFlags.Value = dedupe(p.FeatureFlags.Value)
 	}
 	notNull("status", p.Status.Set, p.Status.Null)
 	if p.Status.Set && !p.Status.Null {
@@ -83,10 +84,10 @@ func (s *Service) check(p *Patch, create bool) error {
 		if l.f.Set && !l.f.Null && len(l.f.Value) > maxAccessList {
 			add(tooLong(l.name, len(l.f.Value), maxAccessList))
 		} else if l.f.Set && !l.f.Null {
-			l.f.Value = dedupe(l.f.Value)
 			for i, id := range l.f.Value {
 				add(validate.EntityID([]string{l.name, itoa(i)}, id))
 			}
+			l.f.Value = dedupe(l.f.Value)
 		}
 	}
 	if create {

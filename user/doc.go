@@ -11,8 +11,10 @@
 // users are not found, never forbidden, and uniqueness is per tenant. A
 // principal reads a user when it is an administrator or its ID or one of its
 // groups is in readable_by, and changes it (Patch, Delete, Restore) when it is
-// an administrator or listed in modifiable_by. Read access is not needed to
-// change a user; the changed record is returned all the same.
+// an administrator or listed in modifiable_by. Because a change returns the
+// changed record, changing also takes the right to read: a principal in
+// modifiable_by but not in readable_by gets a *ForbiddenError (action
+// "read") and changes nothing.
 //
 // # Records and versions
 //
@@ -48,6 +50,11 @@
 //     limit.
 //   - Patching or deleting a deleted user is ErrNotFound; restoring a live
 //     user changes nothing.
+//   - Create with CreateIDPUser checks that email, phone and external_id are
+//     free before it asks the identity provider for a login, and checks
+//     again when it writes.
+//   - An ID from Options.NewID that is already in use fails the Create
+//     (it is a server error, not the caller's).
 //   - The same email with other letter case is another value for the
 //     write-once rule, but the same value for uniqueness.
 //   - Times are stored in UTC with microsecond precision; a version's time

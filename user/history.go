@@ -172,7 +172,19 @@ func (r *changeReporter) Report(rs cmp.Result) {
 		}
 	}
 	old, cur := r.path.Last().Values()
-	r.changes = append(r.changes, Change{Field: strings.Join(names, "."), Old: plain(old), New: plain(cur)})
+	c := Change{Field: strings.Join(names, "."), Old: plain(old), New: plain(cur)}
+	if c.Field == "counter_account.bank_id" || c.Field == "counter_account.bank_id_type" {
+		// Optional parts of an account are empty when absent: null on the wire.
+		c.Old, c.New = nullIfEmpty(c.Old), nullIfEmpty(c.New)
+	}
+	r.changes = append(r.changes, c)
+}
+
+func nullIfEmpty(v any) any {
+	if v == "" {
+		return nil
+	}
+	return v
 }
 
 // plain turns a reported value into nil, a string, a bool, a []string or a

@@ -129,8 +129,8 @@ func indexNullPrefix(tenant string, field byte) []byte {
 	return append(indexFieldPrefix(tenant, field), 0)
 }
 
-// appendIndexKey appends the index entry key of value v (or of null) of
-// user id in field f.
+// appendKey appends the key of f's index entry for value v (or for null)
+// of user id.
 func (f indexedField) appendKey(b []byte, tenant, v string, null bool, id string) []byte {
 	b = appendTenant(b, tenant, kindIndex)
 	if null {
@@ -146,6 +146,7 @@ func (f indexedField) appendKey(b []byte, tenant, v string, null bool, id string
 	return append(b, id...)
 }
 
+// key returns the key of f's index entry for value v (or null) of user id.
 func (f indexedField) key(tenant, v string, null bool, id string) []byte {
 	return f.appendKey(nil, tenant, v, null, id)
 }

@@ -39,8 +39,8 @@ type Options struct {
 	QueryCacheSize int
 }
 
-// DefaultFeatureFlags are the feature flags allowed when Options.FeatureFlags
-// is empty.
+// defaultFeatureFlags are the feature flags allowed when
+// Options.FeatureFlags is empty.
 var defaultFeatureFlags = []string{"CONSOLE", "ROBO_ADVISOR", "SELF_INVESTOR"}
 
 // DefaultLanguage is the language of a user created without one.

@@ -191,13 +191,24 @@ type indexWalk struct {
 	desc bool
 }
 
+// PlanKind is how a query reads the store.
+type PlanKind string
+
+// The plans of a query.
+const (
+	// PlanScan reads every user of the tenant.
+	PlanScan PlanKind = "scan"
+	// PlanIndex reads index ranges and checks only the users they name.
+	PlanIndex PlanKind = "index"
+	// PlanOrdered walks one field's index in the requested order and
+	// checks every user, so nothing is sorted.
+	PlanOrdered PlanKind = "ordered"
+)
+
 // Plan describes how a query is run. Plans are visible so that callers and
 // tests can see whether an index was used.
 type Plan struct {
-	// Kind is "scan" (every user is read), "index" (index ranges are read
-	// and only their users are checked) or "ordered" (one field's index is
-	// walked in the requested order, every user is checked, no sort).
-	Kind string
+	Kind PlanKind
 	// Steps lists the index ranges of an "index" plan, one per range, as
 	// "email prefix 'jane'" or "status eq 'ACTIVE'"; for "ordered", the
 	// index walked ("last_name desc").
@@ -206,9 +217,9 @@ type Plan struct {
 
 func (p Plan) String() string {
 	if len(p.Steps) == 0 {
-		return p.Kind
+		return string(p.Kind)
 	}
-	return p.Kind + ": " + strings.Join(p.Steps, ", ")
+	return string(p.Kind) + ": " + strings.Join(p.Steps, ", ")
 }
 
 // queryCache is a small LRU cache of compiled queries keyed by the query
@@ -279,7 +290,7 @@ func compileQuery(text string, limits *query.Limits) (*compiled, error) {
 	}
 	switch {
 	case c.ranges != nil:
-		c.plan.Kind = "index"
+		c.plan.Kind = PlanIndex
 		for _, r := range c.ranges {
 			c.plan.Steps = append(c.plan.Steps, r.String())
 		}
@@ -290,11 +301,11 @@ func compileQuery(text string, limits *query.Limits) (*compiled, error) {
 			if c.walk.desc {
 				dir = "desc"
 			}
-			c.plan = Plan{Kind: "ordered", Steps: []string{f.name + " " + dir}}
+			c.plan = Plan{Kind: PlanOrdered, Steps: []string{f.name + " " + dir}}
 		}
 	}
 	if c.plan.Kind == "" {
-		c.plan.Kind = "scan"
+		c.plan.Kind = PlanScan
 	}
 	return c, nil
 }
@@ -567,7 +578,7 @@ func (r *run) index(tx storage.Tx) error {
 	for _, id := range ids {
 		u, err := readHead(tx, r.pr.Tenant, id)
 		if err != nil {
-			return fmt.Errorf("user: index entry for missing user %s: %w", id, err)
+			return fmt.Errorf("user: corrupt index: an entry names user %s: %v", id, err)
 		}
 		r.consider(u, keepAll)
 	}
@@ -588,7 +599,7 @@ func (r *run) ordered(tx storage.Tx) error {
 		for i := len(group) - 1; i >= 0; i-- {
 			u, err := readHead(tx, r.pr.Tenant, group[i])
 			if err != nil {
-				return fmt.Errorf("user: index entry for missing user %s: %w", group[i], err)
+				return fmt.Errorf("user: corrupt index: an entry names user %s: %v", group[i], err)
 			}
 			r.consider(u, false)
 		}

@@ -146,28 +146,27 @@ func (s *Service) Create(ctx context.Context, p Patch, opts *CreateOptions) (*Us
 	if err != nil {
 		return nil, err
 	}
-	if err := s.check(&p, true); err != nil {
+	idpUser := opts != nil && opts.CreateIDPUser
+	var required []FieldError
+	if idpUser {
+		for _, f := range []struct {
+			name string
+			v    Nullable[string]
+		}{{"email", p.Email}, {"phone", p.Phone}} {
+			if !f.v.Set || f.v.Null {
+				required = append(required, FieldError{Path: []string{f.name}, Message: "is required to create a login", Type: "required"})
+			}
+		}
+	}
+	if err := s.check(&p, true, required...); err != nil {
 		return nil, err
 	}
-	idpUser := opts != nil && opts.CreateIDPUser
-	if idpUser {
-		var missing []FieldError
-		if !p.Email.Set || p.Email.Null {
-			missing = append(missing, FieldError{Path: []string{"email"}, Message: "is required to create a login", Type: "required"})
-		}
-		if !p.Phone.Set || p.Phone.Null {
-			missing = append(missing, FieldError{Path: []string{"phone"}, Message: "is required to create a login", Type: "required"})
-		}
-		if missing != nil {
-			return nil, &ValidationError{Errors: missing}
-		}
-		if s.idp == nil {
-			return nil, ErrNoIdentityProvider
-		}
+	if idpUser && s.idp == nil {
+		return nil, ErrNoIdentityProvider
 	}
 	id := s.newID()
-	if err := checkID(id); err != nil {
-		return nil, fmt.Errorf("user: Options.NewID returned an invalid ID: %w", err)
+	if !ValidID(id) {
+		return nil, fmt.Errorf("user: Options.NewID returned %q, which is not a user ID", id)
 	}
 	now := stamp(s.now())
 	base := &User{
@@ -189,6 +188,12 @@ func (s *Service) Create(ctx context.Context, p Patch, opts *CreateOptions) (*Us
 		return nil, err
 	}
 	if idpUser {
+		// Refuse a taken value before a login is created for it (the write
+		// checks again, in its own transaction).
+		err := s.store.View(ctx, func(tx storage.Tx) error { return claimable(tx, pr.Tenant, u) })
+		if err != nil {
+			return nil, err
+		}
 		ident := Identity{UserID: id, Email: *u.Email, Phone: *u.Phone}
 		if u.FirstName != nil {
 			ident.FirstName = *u.FirstName
@@ -221,9 +226,19 @@ func (s *Service) Create(ctx context.Context, p Patch, opts *CreateOptions) (*Us
 }
 
 // write stores next as the new head and version of a user whose previous
-// head is prev (nil on create), keeping the index entries in step. It fails with a *ConflictError if a unique value of next belongs
-// to another user.
+// head is prev (nil on create), keeping the index entries in step. It fails
+// with a *ConflictError if a unique value of next belongs to another user,
+// and with an error if a new user's ID is taken.
 func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
+	if prev == nil {
+		_, err := tx.Get(headKey(tenant, next.ID))
+		if err == nil {
+			return fmt.Errorf("user: the new ID %s is already in use: Options.NewID must not repeat IDs", next.ID)
+		}
+		if !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+	}
 	// One buffer holds every key of the write; each key is a capped slice
 	// of it, so a later append never changes an earlier key.
 	buf := make([]byte, 0, 1024)
@@ -246,11 +261,7 @@ func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
 		k := key(f.appendKey(buf, tenant, nv, !nok, next.ID))
 		var v []byte
 		if f.unique && nok {
-			owner, err := tx.Get(k)
-			switch {
-			case err == nil && string(owner) != next.ID:
-				return &ConflictError{Field: f.name, Reason: ReasonDuplicate}
-			case err != nil && !errors.Is(err, storage.ErrNotFound):
+			if err := claim(tx, f, k, next.ID); err != nil {
 				return err
 			}
 			v = []byte(next.ID)
@@ -264,6 +275,32 @@ func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
 		return err
 	}
 	return tx.Set(headKey(tenant, next.ID), rec)
+}
+
+// claim fails with a *ConflictError when the unique entry k of field f
+// belongs to a user other than id.
+func claim(tx storage.Tx, f indexedField, k []byte, id string) error {
+	owner, err := tx.Get(k)
+	switch {
+	case err == nil && string(owner) != id:
+		return &ConflictError{Field: f.name, Reason: ReasonDuplicate}
+	case err != nil && !errors.Is(err, storage.ErrNotFound):
+		return err
+	}
+	return nil
+}
+
+// claimable fails with a *ConflictError when a unique value of u belongs to
+// another user.
+func claimable(tx storage.Tx, tenant string, u *User) error {
+	for _, f := range indexedFields {
+		if v, ok := f.value(u); ok && f.unique {
+			if err := claim(tx, f, f.key(tenant, v, false, u.ID), u.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // GetOptions modify Get.
@@ -310,14 +347,12 @@ type WriteOptions struct {
 	ExpectedVersion int64
 }
 
-// change runs one read-modify-write of a user: mutate returns the next
-// record from the current one (or the current one itself for no change).
-func (s *Service) change(ctx context.Context, id string, opts *WriteOptions, mutate func(pr *Principal, cur *User) (*User, error)) (*User, error) {
+// change runs one read-modify-write of a user: resolve names the user
+// inside the transaction, mutate returns the next record from the current
+// one (or the current one itself for no change).
+func (s *Service) change(ctx context.Context, resolve func(storage.Tx, *Principal) (string, error), opts *WriteOptions, mutate func(cur *User) (*User, error)) (*User, error) {
 	pr, err := principal(ctx)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkID(id); err != nil {
 		return nil, err
 	}
 	if opts != nil && opts.ExpectedVersion < 0 {
@@ -325,17 +360,25 @@ func (s *Service) change(ctx context.Context, id string, opts *WriteOptions, mut
 	}
 	var out *User
 	err = s.update(ctx, func(tx storage.Tx) error {
+		id, err := resolve(tx, pr)
+		if err != nil {
+			return err
+		}
 		cur, err := readHead(tx, pr.Tenant, id)
 		if err != nil {
 			return err
 		}
+		// The changed record is returned, so changing takes reading too.
 		if !pr.canModify(cur) {
 			return &ForbiddenError{Principal: pr.ID, Target: id, Action: "modify"}
+		}
+		if !pr.canRead(cur) {
+			return &ForbiddenError{Principal: pr.ID, Target: id, Action: "read"}
 		}
 		if opts != nil && opts.ExpectedVersion != 0 && opts.ExpectedVersion != cur.Version {
 			return &VersionMismatchError{Expected: opts.ExpectedVersion, Current: cur.Version}
 		}
-		next, err := mutate(pr, cur)
+		next, err := mutate(cur)
 		if err != nil {
 			return err
 		}
@@ -362,18 +405,35 @@ func (s *Service) change(ctx context.Context, id string, opts *WriteOptions, mut
 	return out, nil
 }
 
+// byID resolves a user by its ID, checked before the transaction starts.
+func byID(id string) (func(storage.Tx, *Principal) (string, error), error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	return func(storage.Tx, *Principal) (string, error) { return id, nil }, nil
+}
+
 // Patch applies the merge patch p to the user with the given ID and returns
 // the result. A patch that changes nothing writes no version and returns
 // the current record. A deleted user reads as not found: restore it first.
 //
-// Errors: those of Get (with ErrForbidden when the principal may not modify
-// the user), *ValidationError, *ConflictError (duplicate value, write-once
+// Errors: those of Get (a *ForbiddenError when the principal may not modify
+// the user, or may modify but not read it: the result is the record),
+// *ValidationError, *ConflictError (duplicate value, write-once
 // or read-only field), *TransitionError, *VersionMismatchError, ErrBusy.
 func (s *Service) Patch(ctx context.Context, id string, p Patch, opts *WriteOptions) (*User, error) {
+	resolve, err := byID(id)
+	if err != nil {
+		return nil, err
+	}
+	return s.patch(ctx, resolve, p, opts)
+}
+
+func (s *Service) patch(ctx context.Context, resolve func(storage.Tx, *Principal) (string, error), p Patch, opts *WriteOptions) (*User, error) {
 	if err := s.check(&p, false); err != nil {
 		return nil, err
 	}
-	return s.change(ctx, id, opts, func(_ *Principal, cur *User) (*User, error) {
+	return s.change(ctx, resolve, opts, func(cur *User) (*User, error) {
 		if cur.Deleted {
 			return nil, ErrNotFound
 		}
@@ -382,38 +442,33 @@ func (s *Service) Patch(ctx context.Context, id string, p Patch, opts *WriteOpti
 }
 
 // PatchByExternalID patches the user whose external_id is externalID (the
-// collection PATCH of the seed). The user is looked up first, then patched
-// as by Patch. Errors are those of Patch; ErrNotFound when no user of the
-// tenant has that external_id; *ValidationError when externalID cannot be
-// an external_id.
+// collection PATCH of the seed), looked up in the same transaction as the
+// patch. Errors are those of Patch; ErrNotFound when no user of the tenant
+// has that external_id; *ValidationError when externalID cannot be an
+// external_id.
 func (s *Service) PatchByExternalID(ctx context.Context, externalID string, p Patch, opts *WriteOptions) (*User, error) {
-	pr, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
 	if fe := validate.Text([]string{"external_id"}, externalID, maxExternalID); fe != nil {
 		return nil, &ValidationError{Errors: []FieldError{*fe}}
 	}
-	var id []byte
-	err = s.store.View(ctx, func(tx storage.Tx) error {
-		f, _ := indexedFieldByName("external_id")
-		id, err = tx.Get(f.key(pr.Tenant, externalID, false, ""))
-		return err
-	})
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, err
-	}
-	return s.Patch(ctx, string(id), p, opts)
+	f, _ := indexedFieldByName("external_id")
+	return s.patch(ctx, func(tx storage.Tx, pr *Principal) (string, error) {
+		id, err := tx.Get(f.key(pr.Tenant, externalID, false, ""))
+		if errors.Is(err, storage.ErrNotFound) {
+			return "", ErrNotFound
+		}
+		return string(id), err
+	}, p, opts)
 }
 
 // Delete marks the user deleted (a soft delete: a new version with Deleted
 // set) and returns that version. Its unique values stay reserved. Deleting
 // a deleted user fails with ErrNotFound. Errors are those of Patch.
 func (s *Service) Delete(ctx context.Context, id string, opts *WriteOptions) (*User, error) {
-	return s.change(ctx, id, opts, func(_ *Principal, cur *User) (*User, error) {
+	resolve, err := byID(id)
+	if err != nil {
+		return nil, err
+	}
+	return s.change(ctx, resolve, opts, func(cur *User) (*User, error) {
 		if cur.Deleted {
 			return nil, ErrNotFound
 		}
@@ -427,7 +482,11 @@ func (s *Service) Delete(ctx context.Context, id string, opts *WriteOptions) (*U
 // Restoring a user that is not deleted changes nothing and returns it.
 // Errors are those of Patch.
 func (s *Service) Restore(ctx context.Context, id string, opts *WriteOptions) (*User, error) {
-	return s.change(ctx, id, opts, func(_ *Principal, cur *User) (*User, error) {
+	resolve, err := byID(id)
+	if err != nil {
+		return nil, err
+	}
+	return s.change(ctx, resolve, opts, func(cur *User) (*User, error) {
 		next := cur.Clone()
 		next.Deleted = false
 		return next, nil

@@ -14,7 +14,7 @@ const (
 	Inactive               Status = "INACTIVE"
 )
 
-// Statuses lists every valid status, the default first.
+// statuses lists every valid status, the default first.
 var statuses = []string{
 	string(WaitingForVerification),
 	string(VerificationFailed),

@@ -453,7 +453,7 @@ func testQueryDifferential(t *testing.T, open Opener) {
 	for _, u := range p.users {
 		all = append(all, u)
 	}
-	plans := map[string]int{}
+	plans := map[user.PlanKind]int{}
 	for i := range queries {
 		q := p.randomQuery()
 		pr := Admin
@@ -499,7 +499,7 @@ func testQueryDifferential(t *testing.T, open Opener) {
 			t.Fatalf("query %d %q (%+v): count %d next %v, want %d %v", i, q, opts, got.Count, got.HasNext, len(match), hi < len(match))
 		}
 	}
-	for _, kind := range []string{"scan", "index", "ordered"} {
+	for _, kind := range []user.PlanKind{user.PlanScan, user.PlanIndex, user.PlanOrdered} {
 		if plans[kind] == 0 {
 			t.Errorf("no random query used a %q plan (%v)", kind, plans)
 		}

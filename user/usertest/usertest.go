@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/userkit/userkit/query"
 	"github.com/userkit/userkit/storage"
 	"github.com/userkit/userkit/user"
 )
@@ -126,6 +127,8 @@ func Run(t *testing.T, open Opener) {
 		{"PatchByExternalID", testPatchByExternalID},
 		{"CopiesAtBoundary", testCopiesAtBoundary},
 		{"Check", testCheck},
+		{"RepeatedID", testRepeatedID},
+		{"Options", testOptions},
 		{"Query", testQuery},
 		{"QueryAccess", testQueryAccess},
 		{"QueryPagination", testQueryPagination},
@@ -251,6 +254,7 @@ func testValidationListsEveryProblem(t *testing.T, open Opener) {
 			"feature_flags.1", "status", "brokerage_user_id", "readable_by.0", "modifiable_by",
 		}},
 		{"128 runes is fine, 129 is not", user.Patch{FirstName: user.Value(string(long[:128])), LastName: user.Value(string(long))}, []string{"last_name"}},
+		{"list errors point at the element sent", user.Patch{FeatureFlags: user.Value([]string{"CONSOLE", "CONSOLE", "X"}), ReadableBy: user.Value([]string{Alice.ID, Alice.ID, "bad"})}, []string{"feature_flags.2", "readable_by.2"}},
 		{"null language and status", user.Patch{Language: user.Null[string](), Status: user.Null[user.Status]()}, []string{"language", "status"}},
 		{"read-only on create", user.Patch{ID: user.Value("U00000000000000000000000001"), Version: user.Value[int64](1)}, []string{"id", "version"}},
 		{"counter account required fields", user.Patch{CounterAccount: user.Value(user.CounterAccount{})}, []string{"counter_account.bank_account_number", "counter_account.bank_account_number_type"}},
@@ -705,7 +709,7 @@ func testDiff(t *testing.T, open Opener) {
 		{Field: "last_name", Old: "Kumar", New: nil},
 		{Field: "language", Old: "en-US", New: "be-NL"},
 		{Field: "counter_account.bank_id", Old: "IDQMIE2D", New: "IDQMIE2DXXX"},
-		{Field: "counter_account.bank_id_type", Old: "", New: "BIC"},
+		{Field: "counter_account.bank_id_type", Old: nil, New: "BIC"}, // absent is null, as on the wire
 		{Field: "feature_flags", Old: []string{"CONSOLE", "ROBO_ADVISOR", "SELF_INVESTOR"}, New: []string{"CONSOLE"}},
 		{Field: "status", Old: "WAITING_FOR_VERIFICATION", New: "WAITING_FOR_SIGNATURE"},
 	}
@@ -756,6 +760,23 @@ func testAccess(t *testing.T, open Opener) {
 	_, err = s.GetVersion(As(Bob), u.ID, 1)
 	forbidden("GetVersion", err)
 
+	// Modifying returns the record, so it takes reading too.
+	if _, err := s.Patch(As(Alice), u.ID, user.Patch{ModifiableBy: user.Value([]string{u.ID, Alice.ID, Bob.ID})}, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Patch(As(Bob), u.ID, user.Patch{FirstName: user.Value("x")}, nil)
+	var rfe *user.ForbiddenError
+	if !errors.As(err, &rfe) || rfe.Action != "read" {
+		t.Errorf("Patch by a modifier who may not read: %v, want forbidden to read", err)
+	}
+	_, err = s.Patch(As(Bob), u.ID, user.Patch{}, nil)
+	if !errors.As(err, &rfe) {
+		t.Errorf("empty Patch by a modifier who may not read: %v, want forbidden", err)
+	}
+	if _, err := s.Patch(As(Alice), u.ID, user.Patch{ModifiableBy: user.Value([]string{u.ID, Alice.ID})}, nil); err != nil {
+		t.Fatal(err)
+	}
+
 	// Grant Bob read through a group, and the auditor group read.
 	if _, err := s.Patch(As(Alice), u.ID, user.Patch{ReadableBy: user.Value([]string{u.ID, Alice.ID, Bob.ID, Auditor.Groups[0]})}, nil); err != nil {
 		t.Fatal(err)
@@ -772,7 +793,7 @@ func testAccess(t *testing.T, open Opener) {
 		t.Errorf("admin Patch: %v", err)
 	}
 	read, _ := s.Get(As(Alice), u.ID, nil)
-	if *read.FirstName != "by admin" || read.Version != 3 {
+	if *read.FirstName != "by admin" || read.Version != 5 {
 		t.Errorf("forbidden calls changed the user: %+v", read)
 	}
 }
@@ -890,12 +911,24 @@ func testIdentityProvider(t *testing.T, open Opener) {
 	if diff := cmp.Diff([]string{"email", "phone"}, fieldPaths(err)); diff != "" {
 		t.Errorf("create_idp_user without email and phone (-want +got):\n%s", diff)
 	}
-	// The provider refuses a second login for the email: nothing is stored.
+	// A taken email is refused before the provider is asked.
 	_, err = s.Create(As(Admin), user.Patch{Email: user.Value("ashok.kumar@example.com"), Phone: user.Value("+19999999")}, create)
-	if !errors.Is(err, user.ErrIdentityExists) {
-		t.Errorf("second identity with the same email: %v", err)
+	if diff := cmp.Diff("email", conflictField(err)); diff != "" || idp.Identities() != 1 {
+		t.Errorf("create_idp_user with a taken email: %v, %d identities (-want +got):\n%s", err, idp.Identities(), diff)
 	}
-	if page, _ := s.Query(As(Admin), "", nil); page.Count != 1 {
+	// Every problem is reported at once, the missing phone included.
+	_, err = s.Create(As(Admin), user.Patch{Email: user.Value("new@example.com"), Language: user.Value("nope nope")}, create)
+	if diff := cmp.Diff([]string{"phone", "language"}, fieldPaths(err)); diff != "" {
+		t.Errorf("create_idp_user with two problems (-want +got):\n%s", diff)
+	}
+	// The provider refuses a login it already has (here: made through
+	// another store): nothing is stored.
+	other := NewService(t, open, &user.Options{IdentityProvider: idp})
+	_, err = other.Create(As(Admin), user.Patch{Email: user.Value("ashok.kumar@example.com"), Phone: user.Value("+19999999")}, create)
+	if !errors.Is(err, user.ErrIdentityExists) {
+		t.Errorf("a login the provider already has: %v", err)
+	}
+	if page, _ := other.Query(As(Admin), "", nil); page.Count != 0 {
 		t.Errorf("a refused login stored a user: %d users", page.Count)
 	}
 
@@ -1032,6 +1065,31 @@ func testCheck(t *testing.T, open Opener) {
 	if problems, _ := user.Check(ctx, st); len(problems) != 0 {
 		t.Fatalf("Check after repair = %v", problems)
 	}
+	// A query through an index entry whose user is gone is an internal
+	// error, never "not found".
+	head := []byte("acme\x00h" + last.ID)
+	saved := keys[0]
+	if string(saved) != string(head) {
+		t.Fatalf("the first key naming the user is %q, want its head", saved)
+	}
+	var rec []byte
+	err = st.Update(ctx, func(tx storage.Tx) error {
+		var err error
+		if rec, err = tx.Get(head); err != nil {
+			return err
+		}
+		return tx.Delete(head)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Query(As(Admin), "last_name eq 'L'", &user.QueryOptions{IncludeDeleted: true})
+	if err == nil || errors.Is(err, user.ErrNotFound) {
+		t.Errorf("query over a corrupt index: %v, want an internal error", err)
+	}
+	if err := st.Update(ctx, func(tx storage.Tx) error { return tx.Set(head, rec) }); err != nil {
+		t.Fatal(err)
+	}
 	// A stray unique entry is noticed too.
 	err = st.Update(ctx, func(tx storage.Tx) error { return tx.Set([]byte("acme\x00ix\x01stray\x00"), []byte(last.ID)) })
 	if err != nil {
@@ -1044,5 +1102,56 @@ func testCheck(t *testing.T, open Opener) {
 	}
 	if !found {
 		t.Errorf("Check missed a stray unique entry: %v", problems)
+	}
+}
+
+func testRepeatedID(t *testing.T, open Opener) {
+	st := open(t)
+	t.Cleanup(func() { st.Close() })
+	s := user.NewService(st, &user.Options{NewID: func() string { return "U01ARZ3NDEKTSV4RRFFQ69G5FAV" }})
+	first := mustCreate(t, s, Admin, user.Patch{Email: user.Value("a@example.com")})
+	if _, err := s.Create(As(Admin), user.Patch{Email: user.Value("b@example.com")}, nil); err == nil {
+		t.Fatal("a second user with the same ID was stored")
+	}
+	got, err := s.Get(As(Admin), first.ID, nil)
+	if err != nil || *got.Email != "a@example.com" || got.Version != 1 {
+		t.Errorf("the first user changed: %+v, %v", got, err)
+	}
+	if problems, err := user.Check(context.Background(), st); err != nil || len(problems) != 0 {
+		t.Errorf("Check after a repeated ID: %v, %v", problems, err)
+	}
+	bad := user.NewService(st, &user.Options{NewID: func() string { return "not-an-id" }})
+	if _, err := bad.Create(As(Admin), user.Patch{}, nil); err == nil || errors.Is(err, user.ErrInvalid) {
+		t.Errorf("an invalid NewID: %v, want a server error, not ErrInvalid", err)
+	}
+}
+
+func testOptions(t *testing.T, open Opener) {
+	s := NewService(t, open, &user.Options{FeatureFlags: []string{"BETA"}, StrictIBAN: true, QueryLimits: &query.Limits{MaxComparisons: 2}})
+	_, err := s.Create(As(Admin), user.Patch{FeatureFlags: user.Value([]string{"BETA", "CONSOLE"})}, nil)
+	if diff := cmp.Diff([]string{"feature_flags.1"}, fieldPaths(err)); diff != "" {
+		t.Errorf("configured feature flags (-want +got):\n%s", diff)
+	}
+	seed := user.CounterAccount{BankAccountNumber: "BE01234567891234", BankAccountNumberType: "IBAN"}
+	_, err = s.Create(As(Admin), user.Patch{CounterAccount: user.Value(seed)}, nil)
+	if diff := cmp.Diff([]string{"counter_account.bank_account_number"}, fieldPaths(err)); diff != "" {
+		t.Errorf("strict IBAN (-want +got):\n%s", diff)
+	}
+	valid := user.CounterAccount{BankAccountNumber: "BE68539007547034", BankAccountNumberType: "IBAN"}
+	if _, err := s.Create(As(Admin), user.Patch{CounterAccount: user.Value(valid), FeatureFlags: user.Value([]string{"BETA"})}, nil); err != nil {
+		t.Errorf("strict IBAN refused a valid one: %v", err)
+	}
+	if _, err := s.Query(As(Admin), "version eq 1 and version eq 1", nil); err != nil {
+		t.Errorf("two comparisons under a limit of 2: %v", err)
+	}
+	_, err = s.Query(As(Admin), "version eq 1 and version eq 1 and version eq 1", nil)
+	var se *query.SyntaxError
+	if !errors.As(err, &se) {
+		t.Errorf("three comparisons under a limit of 2: %v, want a *query.SyntaxError", err)
+	}
+	// The default service allows the seed's account and the default flags.
+	d := NewService(t, open, nil)
+	if _, err := d.Create(As(Admin), user.Patch{CounterAccount: user.Value(seed), FeatureFlags: user.Value([]string{"CONSOLE"})}, nil); err != nil {
+		t.Errorf("default options: %v", err)
 	}
 }
