@@ -42,6 +42,10 @@
 // ignore a body. Unknown and repeated query parameters are 400s; booleans
 // are exactly true or false. An error lists at most 20 field problems.
 //
+// The query string is form-decoded, so a '+' is a space
+// (?query=email+eq+'jane*'), except after a backslash: the query language's
+// \+ (sent as \+ or %5C+) stays a literal plus.
+//
 // PATCH /users/ requires external_id (a string) in the body: it names the
 // user, and being its current value it changes nothing. Without it, or
 // longer than 64 characters (no user can have it), the answer is 422.

@@ -22,7 +22,7 @@ func parseParams(r *http.Request, known ...string) *params {
 	if r.URL.RawQuery == "" {
 		return p
 	}
-	vals, err := url.ParseQuery(r.URL.RawQuery)
+	vals, err := url.ParseQuery(escapedPlus(r.URL.RawQuery))
 	if err != nil {
 		p.problem(nil, "is not a well-formed query string", typeBadParam)
 		return p
@@ -43,6 +43,39 @@ func parseParams(r *http.Request, known ...string) *params {
 		}
 	}
 	return p
+}
+
+// escapedPlus returns the raw query string with every '+' that follows an
+// odd run of backslashes (raw or %5C) percent-encoded, so that the query
+// language's \+ (a literal plus) survives form decoding, which reads a bare
+// '+' as a space (SPEC §8: spaces may arrive as '+').
+func escapedPlus(raw string) string {
+	if !strings.Contains(raw, "+") {
+		return raw
+	}
+	var b strings.Builder
+	b.Grow(len(raw) + 8)
+	backslashes := 0
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case c == '\\':
+			backslashes++
+		case c == '%' && i+2 < len(raw) && raw[i+1] == '5' && (raw[i+2] == 'C' || raw[i+2] == 'c'):
+			backslashes++
+			b.WriteString(raw[i : i+3])
+			i += 2
+			continue
+		case c == '+' && backslashes%2 == 1:
+			b.WriteString("%2B")
+			backslashes = 0
+			continue
+		default:
+			backslashes = 0
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 func (p *params) problem(loc []string, msg, typ string) {

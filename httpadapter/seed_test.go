@@ -289,3 +289,33 @@ func TestSeedQuery(t *testing.T) {
 		t.Errorf("query (-want +got):\n%s", diff)
 	}
 }
+
+// TestQueryPlusEscape: spaces may arrive as '+', and the language's \+ is a
+// literal plus, whether the backslash is sent raw or as %5C.
+func TestQueryPlusEscape(t *testing.T) {
+	e := newEnv(t, nil)
+	if r := e.do(req{method: "POST", path: "/users/", token: "admin-token", body: `{"phone": "+12345678", "external_id": "a+b c"}`}); r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	for _, path := range []string{
+		`/users?query=phone+eq+'\+12345678'`,
+		`/users?query=phone+eq+'%5C+12345678'`,
+		`/users?query=phone+eq+'%5c%2B12345678'`,
+		`/users?query=phone%20eq%20'%2B12345678'`,
+		`/users?query=external_id+eq+'a\+b+c'`,
+		`/users?query=external_id+eq+'a\\\+b*'`, // \\ is a backslash, then \+ a plus: no match
+	} {
+		r := e.do(req{method: "GET", path: path, token: "admin-token"})
+		if r.status != 200 {
+			t.Errorf("%s: %d %s", path, r.status, r.body)
+			continue
+		}
+		want := json.Number("1")
+		if strings.Contains(path, `\\\+`) {
+			want = json.Number("0")
+		}
+		if got := r.json(t)["count"]; got != want {
+			t.Errorf("%s: count %v, want %v", path, got, want)
+		}
+	}
+}
