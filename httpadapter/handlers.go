@@ -373,20 +373,19 @@ func (h *handler) versions(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vs, total, err := h.svc.Versions(ctx, id, limit, offset)
+	page, err := h.svc.Versions(ctx, id, &user.PageOptions{Limit: limit, Offset: offset})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	b := []byte(`{"results":[`)
-	for i := range vs {
+	for i := range page.Versions {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendVersionInfo(b, &vs[i])
+		b = appendVersionInfo(b, &page.Versions[i])
 	}
-	hasNext := int64(offset)+int64(len(vs)) < total
-	b = appendCollectionTail(b, r, int(total), offset, hasNext, offset+limit, nil)
+	b = appendCollectionTail(b, r, page.Count, offset, page.HasNext, offset+limit, nil)
 	writeJSON(w, http.StatusOK, b)
 }
 

@@ -24,37 +24,71 @@ func (s *Service) readable(tx storage.Tx, pr *Principal, id string) (*User, erro
 	return u, nil
 }
 
-// Versions returns the metadata of a user's versions, newest first, from
-// offset (0 is the latest), at most limit of them, and how many versions
-// there are. Access is decided by the latest version's readable_by; the
-// history of a deleted user stays readable. Errors are those of Get, and
-// ErrInvalid for a limit below 1 or a negative offset.
-func (s *Service) Versions(ctx context.Context, id string, limit, offset int) ([]VersionInfo, int64, error) {
+// PageOptions select one page of a list.
+type PageOptions struct {
+	// Limit is the page size, 1 to MaxLimit; zero means DefaultLimit.
+	Limit int
+	// Offset is how many entries to skip, at least 0.
+	Offset int
+}
+
+// check returns the options with defaults filled in, or ErrInvalid.
+func (o *PageOptions) check() (PageOptions, error) {
+	var p PageOptions
+	if o != nil {
+		p = *o
+	}
+	if p.Limit == 0 {
+		p.Limit = DefaultLimit
+	}
+	if p.Limit < 1 || p.Limit > MaxLimit {
+		return p, fmt.Errorf("%w: limit must be between 1 and %d, got %d", ErrInvalid, MaxLimit, p.Limit)
+	}
+	if p.Offset < 0 {
+		return p, fmt.Errorf("%w: offset must be at least 0, got %d", ErrInvalid, p.Offset)
+	}
+	return p, nil
+}
+
+// VersionPage is one page of a user's versions, newest first.
+type VersionPage struct {
+	Versions []VersionInfo
+	Count    int // how many versions the user has
+	Offset   int // the offset of the first version of the page
+	HasNext  bool
+}
+
+// Versions returns one page of the metadata of a user's versions, newest
+// first (offset 0 is the latest). Access is decided by the latest version's
+// readable_by; the history of a deleted user stays readable. Errors are
+// those of Get, and ErrInvalid for a limit outside 1..MaxLimit or a
+// negative offset.
+func (s *Service) Versions(ctx context.Context, id string, opts *PageOptions) (*VersionPage, error) {
 	pr, err := principal(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	if err := checkID(id); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	if limit < 1 || offset < 0 {
-		return nil, 0, fmt.Errorf("%w: limit must be at least 1 and offset at least 0", ErrInvalid)
+	o, err := opts.check()
+	if err != nil {
+		return nil, err
 	}
-	var out []VersionInfo
-	var total int64
+	page := &VersionPage{Offset: o.Offset}
 	err = s.store.View(ctx, func(tx storage.Tx) error {
 		head, err := s.readable(tx, pr, id)
 		if err != nil {
 			return err
 		}
-		total = head.Version
-		if int64(offset) >= total {
+		page.Count = int(head.Version)
+		if o.Offset >= page.Count {
 			return nil
 		}
-		start := versionKey(pr.Tenant, id, total-int64(offset))
+		start := versionKey(pr.Tenant, id, head.Version-int64(o.Offset))
 		it := tx.Iterate(storage.Range{Prefix: versionPrefix(pr.Tenant, id), Start: start, Reverse: true})
 		defer it.Close()
-		for len(out) < limit && it.Next() {
+		for len(page.Versions) < o.Limit && it.Next() {
 			b, err := it.Value()
 			if err != nil {
 				return err
@@ -63,7 +97,7 @@ func (s *Service) Versions(ctx context.Context, id string, limit, offset int) ([
 			if err != nil {
 				return err
 			}
-			out = append(out, VersionInfo{
+			page.Versions = append(page.Versions, VersionInfo{
 				Version:                 u.Version,
 				VersionDatetime:         u.VersionDatetime,
 				VersionAuthoredByUserID: u.VersionAuthoredByUserID,
@@ -73,9 +107,10 @@ func (s *Service) Versions(ctx context.Context, id string, limit, offset int) ([
 		return it.Err()
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	return out, total, nil
+	page.HasNext = o.Offset+len(page.Versions) < page.Count
+	return page, nil
 }
 
 // GetVersion returns the user as it was at the given version. Access is

@@ -429,15 +429,11 @@ func (s *Service) Query(ctx context.Context, q string, opts *QueryOptions) (*Pag
 	if opts != nil {
 		o = *opts
 	}
-	if o.Limit == 0 {
-		o.Limit = DefaultLimit
+	page, err := (&PageOptions{Limit: o.Limit, Offset: o.Offset}).check()
+	if err != nil {
+		return nil, err
 	}
-	if o.Limit < 1 || o.Limit > MaxLimit {
-		return nil, fmt.Errorf("%w: limit must be between 1 and %d, got %d", ErrInvalid, MaxLimit, o.Limit)
-	}
-	if o.Offset < 0 {
-		return nil, fmt.Errorf("%w: offset must be at least 0, got %d", ErrInvalid, o.Offset)
-	}
+	o.Limit, o.Offset = page.Limit, page.Offset
 	c, err := s.queries.get(q)
 	if err != nil {
 		return nil, err

@@ -68,12 +68,12 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "restored: version %d, deleted %v\n", u.Version, u.Deleted)
 
-	versions, total, err := svc.Versions(ctx, u.ID, 10, 0)
+	history, err := svc.Versions(ctx, u.ID, nil)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "history (%d versions, newest first):\n", total)
-	for _, v := range versions {
+	fmt.Fprintf(w, "history (%d versions, newest first):\n", history.Count)
+	for _, v := range history.Versions {
 		fmt.Fprintf(w, "  version %d at %s by %s, deleted %v\n", v.Version, v.VersionDatetime.Format(time.RFC3339), v.VersionAuthoredByUserID, v.Deleted)
 	}
 

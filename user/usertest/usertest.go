@@ -348,12 +348,12 @@ func testNoOpPatch(t *testing.T, open Opener) {
 			t.Errorf("no-op patch changed the record (-want +got):\n%s", diff)
 		}
 	}
-	_, total, err := s.Versions(As(Admin), u.ID, 10, 0)
+	vp, err := s.Versions(As(Admin), u.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if total != 1 {
-		t.Errorf("no-op patches wrote versions: %d versions, want 1", total)
+	if vp.Count != 1 {
+		t.Errorf("no-op patches wrote versions: %d versions, want 1", vp.Count)
 	}
 }
 
@@ -561,12 +561,13 @@ func testConcurrentPatches(t *testing.T, open Opener) {
 	if diff := cmp.Diff(want, versions); diff != "" {
 		t.Errorf("versions returned (-want +got):\n%s", diff)
 	}
-	infos, total, err := s.Versions(As(Admin), u.ID, 100, 0)
+	vp, err := s.Versions(As(Admin), u.ID, &user.PageOptions{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
+	total := vp.Count
 	var listed []int64
-	for _, vi := range infos {
+	for _, vi := range vp.Versions {
 		listed = append(listed, vi.Version)
 	}
 	slices.Sort(listed)
@@ -646,12 +647,13 @@ func testHistory(t *testing.T, open Opener) {
 	if _, err := s.Delete(As(Alice), u.ID, nil); err != nil {
 		t.Fatal(err)
 	}
-	infos, total, err := s.Versions(As(Alice), u.ID, 10, 0)
+	vp, err := s.Versions(As(Alice), u.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	total := vp.Count
 	var got []string
-	for _, vi := range infos {
+	for _, vi := range vp.Versions {
 		got = append(got, fmt.Sprintf("%d %s deleted=%v", vi.Version, vi.VersionAuthoredByUserID, vi.Deleted))
 	}
 	want := []string{
@@ -662,12 +664,16 @@ func testHistory(t *testing.T, open Opener) {
 	if diff := cmp.Diff(want, got); diff != "" || total != 3 {
 		t.Errorf("Versions (total %d) (-want +got):\n%s", total, diff)
 	}
-	page, _, err := s.Versions(As(Alice), u.ID, 1, 1)
-	if err != nil || len(page) != 1 || page[0].Version != 2 {
-		t.Errorf("Versions(limit 1, offset 1) = %+v, %v; want version 2", page, err)
+	page, err := s.Versions(As(Alice), u.ID, &user.PageOptions{Limit: 1, Offset: 1})
+	if err != nil || len(page.Versions) != 1 || page.Versions[0].Version != 2 || !page.HasNext || page.Offset != 1 {
+		t.Errorf("Versions(limit 1, offset 1) = %+v, %v; want version 2 and a next page", page, err)
 	}
-	empty, _, err := s.Versions(As(Alice), u.ID, 5, 3)
-	if err != nil || len(empty) != 0 {
+	page, err = s.Versions(As(Alice), u.ID, &user.PageOptions{Limit: 1, Offset: 2})
+	if err != nil || len(page.Versions) != 1 || page.Versions[0].Version != 1 || page.HasNext {
+		t.Errorf("Versions(limit 1, offset 2) = %+v, %v; want version 1, the last page", page, err)
+	}
+	empty, err := s.Versions(As(Alice), u.ID, &user.PageOptions{Limit: 5, Offset: 3})
+	if err != nil || len(empty.Versions) != 0 || empty.HasNext {
 		t.Errorf("Versions past the end = %+v, %v", empty, err)
 	}
 	v1, err := s.GetVersion(As(Alice), u.ID, 1)
@@ -683,8 +689,10 @@ func testHistory(t *testing.T, open Opener) {
 			t.Errorf("GetVersion(%d) = %v, want ErrNotFound", bad, err)
 		}
 	}
-	if _, _, err := s.Versions(As(Alice), u.ID, 0, 0); !errors.Is(err, user.ErrInvalid) {
-		t.Errorf("Versions(limit 0) = %v, want ErrInvalid", err)
+	for _, o := range []user.PageOptions{{Limit: -1}, {Limit: user.MaxLimit + 1}, {Offset: -1}} {
+		if _, err := s.Versions(As(Alice), u.ID, &o); !errors.Is(err, user.ErrInvalid) {
+			t.Errorf("Versions(%+v) = %v, want ErrInvalid", o, err)
+		}
 	}
 }
 
@@ -755,7 +763,7 @@ func testAccess(t *testing.T, open Opener) {
 	forbidden("Delete", err)
 	_, err = s.Restore(As(Bob), u.ID, nil)
 	forbidden("Restore", err)
-	_, _, err = s.Versions(As(Bob), u.ID, 10, 0)
+	_, err = s.Versions(As(Bob), u.ID, nil)
 	forbidden("Versions", err)
 	_, err = s.GetVersion(As(Bob), u.ID, 1)
 	forbidden("GetVersion", err)
@@ -810,7 +818,7 @@ func testTenants(t *testing.T, open Opener) {
 		},
 		"Delete":     func() error { _, err := s.Delete(As(Other), u.ID, nil); return err },
 		"Restore":    func() error { _, err := s.Restore(As(Other), u.ID, nil); return err },
-		"Versions":   func() error { _, _, err := s.Versions(As(Other), u.ID, 1, 0); return err },
+		"Versions":   func() error { _, err := s.Versions(As(Other), u.ID, nil); return err },
 		"GetVersion": func() error { _, err := s.GetVersion(As(Other), u.ID, 1); return err },
 		"ByExternal": func() error { _, err := s.PatchByExternalID(As(Other), "x", user.Patch{}, nil); return err },
 	} {
