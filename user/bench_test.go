@@ -205,13 +205,13 @@ func BenchmarkQueryScan(b *testing.B) {
 func BenchmarkQueryCachedCompile(b *testing.B) {
 	s := user.NewService(memstore.New(), nil)
 	q := "email eq 'jane*' and status eq 'ACTIVE' orderby last_name desc"
-	if _, err := s.Explain(q); err != nil {
+	if _, err := s.Explain(q, nil); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		if _, err := s.Explain(q); err != nil {
+		if _, err := s.Explain(q, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

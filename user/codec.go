@@ -274,3 +274,15 @@ func decode(b []byte) (*User, error) {
 	}
 	return u, nil
 }
+
+// peekDeleted reads only the deleted flag of an encoded record.
+func peekDeleted(b []byte) (bool, error) {
+	if len(b) == 0 || b[0] != formatV1 {
+		return false, errCorrupt
+	}
+	bits, n := binary.Uvarint(b[1:])
+	if n <= 0 {
+		return false, errCorrupt
+	}
+	return bits&isDeleted != 0, nil
+}

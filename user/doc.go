@@ -74,10 +74,15 @@
 // field into a point range, a prefix wildcard ('jane*') into an index range
 // scan, `in` and `or` of such terms into a union and `and` into the ranges of
 // one of its sides; the full predicate is still checked on every candidate,
-// so a plan only narrows what is read. A query with a single orderby key on
-// an indexed field and no usable range walks that index in order instead of
-// sorting. Everything else scans the tenant's heads. Compiled queries are
-// kept in a small LRU cache keyed by the query string.
+// so a plan only narrows what is read. Everything else scans the tenant's
+// heads. A sorted query never sorts every match: it keeps the first
+// offset+limit in a bounded heap, or, for a single orderby key on an indexed
+// field and a page deeper than Options.IndexWalkWindow, walks that index in
+// order with flat memory. (Because count needs every match read, a walk
+// reads every user by a point read; for shallow pages the sequential scan
+// with a heap is faster, measured 1.5× at 100k users.) Outside the page, an
+// administrator's unfiltered query reads only each record's deleted flag.
+// Compiled queries are kept in a small LRU cache keyed by the query string.
 //
 // # Storage layout
 //

@@ -201,7 +201,8 @@ const (
 	// PlanIndex reads index ranges and checks only the users they name.
 	PlanIndex PlanKind = "index"
 	// PlanOrdered walks one field's index in the requested order and
-	// checks every user, so nothing is sorted.
+	// checks every user, so nothing is sorted and memory stays flat; it is
+	// chosen for deep pages (see Options.IndexWalkWindow).
 	PlanOrdered PlanKind = "ordered"
 )
 
@@ -297,17 +298,35 @@ func compileQuery(text string, limits *query.Limits) (*compiled, error) {
 	case len(q.OrderBy) == 1:
 		if f, ok := indexedFieldByName(q.OrderBy[0].Field); ok {
 			c.walk = &indexWalk{f: f, desc: q.OrderBy[0].Desc}
-			dir := "asc"
-			if c.walk.desc {
-				dir = "desc"
-			}
-			c.plan = Plan{Kind: PlanOrdered, Steps: []string{f.name + " " + dir}}
 		}
 	}
 	if c.plan.Kind == "" {
 		c.plan.Kind = PlanScan
 	}
 	return c, nil
+}
+
+// DefaultIndexWalkWindow is the default of Options.IndexWalkWindow.
+const DefaultIndexWalkWindow = 10_000
+
+// planFor returns the plan of c for a page: a query sorted on one indexed
+// field walks that index when the page ends beyond the walk window;
+// otherwise a scan keeps the first offset+limit matches in a bounded heap.
+//
+// Counting needs every match read either way, and reading users in index
+// order is a point read each against a sequential scan: at 100k users a
+// walk costs about 1.5× a scan with a heap of 20, and breaks even around a
+// window of 10k-20k, beyond which the heap grows and the walk, whose memory
+// stays flat, wins.
+func (s *Service) planFor(c *compiled, o QueryOptions) (Plan, bool) {
+	if c.walk == nil || o.Offset+o.Limit <= s.walkWindow {
+		return c.plan, false
+	}
+	dir := "asc"
+	if c.walk.desc {
+		dir = "desc"
+	}
+	return Plan{Kind: PlanOrdered, Steps: []string{c.walk.f.name + " " + dir}}, true
 }
 
 func (r indexRange) String() string {
@@ -403,13 +422,30 @@ func literalRange(field string, lit query.Literal, wildcards bool) (indexRange, 
 	return indexRange{f: f, value: text, prefix: prefix}, true
 }
 
-// Explain returns the plan Query would use for q, or the query's error.
-func (s *Service) Explain(q string) (Plan, error) {
+// Explain returns the plan Query would use for q and the page opts asks
+// for (nil means the first page of DefaultLimit), or the query's error.
+func (s *Service) Explain(q string, opts *QueryOptions) (Plan, error) {
+	o, err := pageOf(opts)
+	if err != nil {
+		return Plan{}, err
+	}
 	c, err := s.queries.get(q)
 	if err != nil {
 		return Plan{}, err
 	}
-	return c.plan, nil
+	plan, _ := s.planFor(c, o)
+	return plan, nil
+}
+
+// pageOf returns opts with the page defaults filled in, or ErrInvalid.
+func pageOf(opts *QueryOptions) (QueryOptions, error) {
+	var o QueryOptions
+	if opts != nil {
+		o = *opts
+	}
+	page, err := (&PageOptions{Limit: o.Limit, Offset: o.Offset}).check()
+	o.Limit, o.Offset = page.Limit, page.Offset
+	return o, err
 }
 
 // Query returns the page of the users of the caller's tenant that match q
@@ -425,25 +461,21 @@ func (s *Service) Query(ctx context.Context, q string, opts *QueryOptions) (*Pag
 	if err != nil {
 		return nil, err
 	}
-	var o QueryOptions
-	if opts != nil {
-		o = *opts
-	}
-	page, err := (&PageOptions{Limit: o.Limit, Offset: o.Offset}).check()
+	o, err := pageOf(opts)
 	if err != nil {
 		return nil, err
 	}
-	o.Limit, o.Offset = page.Limit, page.Offset
 	c, err := s.queries.get(q)
 	if err != nil {
 		return nil, err
 	}
+	_, walk := s.planFor(c, o)
 	r := &run{c: c, pr: pr, opts: o}
 	err = s.store.View(ctx, func(tx storage.Tx) error {
 		switch {
 		case c.ranges != nil:
 			return r.index(tx)
-		case c.walk != nil:
+		case walk:
 			return r.ordered(tx)
 		default:
 			return r.scan(tx)
@@ -519,16 +551,46 @@ func (r *run) scan(tx storage.Tx) error {
 		if err != nil {
 			return err
 		}
+		if !keepAll {
+			if err := r.take(b); err != nil {
+				return err
+			}
+			continue
+		}
 		u, err := decode(b)
 		if err != nil {
 			return err
 		}
-		r.consider(u, keepAll)
+		r.consider(u, true)
 	}
 	if err := it.Err(); err != nil {
 		return err
 	}
 	r.finish()
+	return nil
+}
+
+// take considers the next encoded record of a stream that is already in the
+// query's order. Outside the page, when neither access nor a filter depends
+// on the record (an administrator's query without a filter), only its
+// deleted flag is read: counting costs no decoding.
+func (r *run) take(b []byte) error {
+	inPage := r.count >= r.opts.Offset && len(r.page) < r.opts.Limit
+	if !inPage && r.pr.Admin && r.c.prog.Query().Filter == nil {
+		deleted, err := peekDeleted(b)
+		if err != nil {
+			return err
+		}
+		if !deleted || r.opts.IncludeDeleted {
+			r.count++
+		}
+		return nil
+	}
+	u, err := decode(b)
+	if err != nil {
+		return err
+	}
+	r.consider(u, false)
 	return nil
 }
 
@@ -593,11 +655,13 @@ func (r *run) ordered(tx storage.Tx) error {
 	var groupValue []byte
 	flush := func() error {
 		for i := len(group) - 1; i >= 0; i-- {
-			u, err := readHead(tx, r.pr.Tenant, group[i])
+			b, err := tx.Get(headKey(r.pr.Tenant, group[i]))
 			if err != nil {
 				return fmt.Errorf("user: corrupt index: an entry names user %s: %v", group[i], err)
 			}
-			r.consider(u, false)
+			if err := r.take(b); err != nil {
+				return err
+			}
 		}
 		group = group[:0]
 		return nil

@@ -22,6 +22,7 @@ type Service struct {
 	transitions  TransitionPolicy
 	idp          IdentityProvider
 	maxRetries   int
+	walkWindow   int
 	queries      *queryCache
 }
 
@@ -40,6 +41,7 @@ func NewService(store storage.Store, opts *Options) *Service {
 		transitions:  opts.Transitions,
 		idp:          opts.IdentityProvider,
 		maxRetries:   opts.MaxRetries,
+		walkWindow:   opts.IndexWalkWindow,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -52,6 +54,9 @@ func NewService(store storage.Store, opts *Options) *Service {
 	}
 	if s.maxRetries <= 0 {
 		s.maxRetries = 64
+	}
+	if s.walkWindow <= 0 {
+		s.walkWindow = DefaultIndexWalkWindow
 	}
 	s.queries = newQueryCache(opts.QueryCacheSize, opts.QueryLimits)
 	return s

@@ -23,7 +23,7 @@ func ids(us []*user.User) []string {
 }
 
 func testQuery(t *testing.T, open Opener) {
-	s := NewService(t, open, nil)
+	s := NewService(t, open, &user.Options{IndexWalkWindow: 1}) // walk whenever possible
 	mk := func(first, last, email string, st user.Status) *user.User {
 		p := user.Patch{FirstName: user.Value(first), LastName: user.Value(last), Status: user.Value(st)}
 		if email != "" {
@@ -76,7 +76,7 @@ func testQuery(t *testing.T, open Opener) {
 			if page.Count != len(tt.want) || page.HasNext {
 				t.Errorf("count %d next %v, want %d false", page.Count, page.HasNext, len(tt.want))
 			}
-			plan, err := s.Explain(tt.q)
+			plan, err := s.Explain(tt.q, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,6 +84,21 @@ func testQuery(t *testing.T, open Opener) {
 				t.Errorf("plan (-want +got):\n%s", diff)
 			}
 		})
+	}
+	// By default a sorted first page scans with a heap; a deep page walks.
+	d := NewService(t, open, nil)
+	for _, tt := range []struct {
+		opts *user.QueryOptions
+		want string
+	}{
+		{nil, "scan"},
+		{&user.QueryOptions{Offset: user.DefaultIndexWalkWindow - user.DefaultLimit}, "scan"},
+		{&user.QueryOptions{Offset: user.DefaultIndexWalkWindow - user.DefaultLimit + 1}, "ordered: last_name desc"},
+	} {
+		plan, err := d.Explain("orderby last_name desc", tt.opts)
+		if err != nil || plan.String() != tt.want {
+			t.Errorf("Explain(orderby last_name desc, %+v) = %v, %v; want %s", tt.opts, plan, err, tt.want)
+		}
 	}
 	for _, bad := range []string{"email == 'x'", "emial eq 'x'", "version eq 'abc'", "status eq 'HAPPY'"} {
 		_, err := s.Query(As(Admin), bad, nil)
@@ -412,7 +427,8 @@ func (p *population) randomQuery() string {
 }
 
 func testQueryDifferential(t *testing.T, open Opener) {
-	s := NewService(t, open, nil)
+	// A small walk window, so random pages run both sorted plans.
+	s := NewService(t, open, &user.Options{IndexWalkWindow: 25})
 	p := &population{users: map[string]*user.User{}, rng: rand.New(rand.NewPCG(1, 2))}
 	n, queries := 300, 1000
 	if testing.Short() {
@@ -465,7 +481,7 @@ func testQueryDifferential(t *testing.T, open Opener) {
 		if err != nil {
 			t.Fatalf("query %d %q: %v", i, q, err)
 		}
-		plan, _ := s.Explain(q)
+		plan, _ := s.Explain(q, &opts)
 		plans[plan.Kind]++
 
 		parsed, err := query.Parse(q, nil)
