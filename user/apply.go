@@ -117,7 +117,13 @@ func (s *Service) check(p *Patch, create bool, more ...FieldError) error {
 // Write-once and read-only fields may only be sent with their current value.
 // The status policy is asked about a status change.
 func (s *Service) apply(cur *User, p *Patch) (*User, error) {
-	next := cur.Clone()
+	return s.applyTo(cur.Clone(), cur, p)
+}
+
+// applyTo applies p to next, a copy of cur, and returns it. Create passes
+// its fresh base as both (nothing else holds it, and every check of cur
+// happens before the field is set).
+func (s *Service) applyTo(next, cur *User, p *Patch) (*User, error) {
 	setOpt := func(dst **string, f Nullable[string]) {
 		switch {
 		case !f.Set:

@@ -37,9 +37,12 @@ func floorSet(b *testing.B, st storage.Store) time.Duration {
 	value := make([]byte, 300)
 	ctx := context.Background()
 	n := max(b.N, 1000)
+	keys := make([][]byte, n)
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "floor/%09d", i)
+	}
 	start := time.Now()
-	for i := range n {
-		key := fmt.Appendf(nil, "floor/%09d", i)
+	for _, key := range keys {
 		if err := st.Update(ctx, func(tx storage.Tx) error { return tx.Set(key, value) }); err != nil {
 			b.Fatal(err)
 		}
@@ -75,10 +78,14 @@ func BenchmarkCreate(b *testing.B) {
 	defer st.Close()
 	s := user.NewService(st, nil)
 	ctx := benchCtx()
+	patches := make([]user.Patch, b.N) // built outside the timer
+	for i := range patches {
+		patches[i] = benchPatch(i)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		if _, err := s.Create(ctx, benchPatch(i), nil); err != nil {
+		if _, err := s.Create(ctx, patches[i], nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -125,10 +132,14 @@ func BenchmarkPatch(b *testing.B) {
 		}
 		ids = append(ids, u.ID)
 	}
+	names := make([]string, 1001) // 1001 names over 1000 users: every patch changes the name
+	for i := range names {
+		names[i] = fmt.Sprintf("Name%d", i)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		p := user.Patch{LastName: user.Value(fmt.Sprintf("Name%d", i))}
+		p := user.Patch{LastName: user.Value(names[i%len(names)])}
 		if _, err := s.Patch(ctx, ids[i%len(ids)], p, nil); err != nil {
 			b.Fatal(err)
 		}

@@ -188,7 +188,7 @@ func (s *Service) Create(ctx context.Context, p Patch, opts *CreateOptions) (*Us
 	if !p.Status.Set {
 		p.Status = Value(WaitingForVerification)
 	}
-	u, err := s.apply(base, &p)
+	u, err := s.applyTo(base, base, &p)
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +275,7 @@ func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
 			return err
 		}
 	}
-	rec := encode(make([]byte, 0, 256), next)
+	rec := encode(make([]byte, 0, 512), next)
 	if err := tx.Set(versionKey(tenant, next.ID, next.Version), rec); err != nil {
 		return err
 	}
