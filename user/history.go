@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/userkit/userkit/storage"
 )
 
@@ -146,36 +147,7 @@ func (s *Service) GetVersion(ctx context.Context, id string, version int64) (*Us
 	return u, nil
 }
 
-// diffable is the part of a record a Diff compares, in wire order; the
-// version metadata (which always changes) is left out.
-type diffable struct {
-	ExternalID      *string
-	FirstName       *string
-	LastName        *string
-	Email           *string
-	Phone           *string
-	Language        string
-	CounterAccount  *CounterAccount
-	FeatureFlags    []string
-	Status          Status
-	BrokerageUserID *string
-	IDPUserID       *string
-	ReadableBy      []string
-	ModifiableBy    []string
-	Deleted         bool
-}
-
-func diffView(u *User) diffable {
-	return diffable{
-		ExternalID: u.ExternalID, FirstName: u.FirstName, LastName: u.LastName,
-		Email: u.Email, Phone: u.Phone, Language: u.Language,
-		CounterAccount: u.CounterAccount, FeatureFlags: u.FeatureFlags,
-		Status: u.Status, BrokerageUserID: u.BrokerageUserID, IDPUserID: u.IDPUserID,
-		ReadableBy: u.ReadableBy, ModifiableBy: u.ModifiableBy, Deleted: u.Deleted,
-	}
-}
-
-// wireNames maps the Go field names of diffable and CounterAccount to their
+// wireNames maps the Go field names of User and CounterAccount to their
 // wire names.
 var wireNames = map[string]string{
 	"ExternalID": "external_id", "FirstName": "first_name", "LastName": "last_name",
@@ -248,9 +220,11 @@ func plain(v reflect.Value) any {
 	}
 }
 
-// diffOptions make lists compare whole: a list that changed is one Change.
+// diffOptions make lists compare whole (a list that changed is one Change)
+// and leave out the identity and the version metadata, which always changes.
 var diffOptions = cmp.Options{
 	cmp.Comparer(func(a, b []string) bool { return slices.Equal(a, b) }),
+	cmpopts.IgnoreFields(User{}, "ID", "CreationDatetime", "Version", "VersionDatetime", "VersionAuthoredByUserID"),
 }
 
 // Diff returns the changes from version `from` to version `to` of a user:
@@ -273,6 +247,6 @@ func (s *Service) Diff(ctx context.Context, id string, from, to int64) ([]Change
 
 func diffUsers(a, b *User) []Change {
 	var r changeReporter
-	cmp.Equal(diffView(a), diffView(b), diffOptions, cmp.Reporter(&r))
+	cmp.Equal(a, b, diffOptions, cmp.Reporter(&r))
 	return r.changes
 }
