@@ -73,6 +73,16 @@ func (v *version) at(ts uint64) *version {
 	return v
 }
 
+// pruneHead drops the versions older than v when every reader (all at a
+// timestamp >= horizon) sees v or newer. It costs O(1), for writes; deeper
+// chains, kept while an old View runs, are pruned by the store's collect
+// once that View has returned.
+func (v *version) pruneHead(horizon uint64) {
+	if v.ts() <= horizon {
+		v.next = nil
+	}
+}
+
 // prune drops the versions of the chain starting at v that no reader at a
 // timestamp >= horizon can see: those older than its newest version at or
 // below horizon.

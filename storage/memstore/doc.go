@@ -16,8 +16,9 @@
 // A Store is safe for concurrent use. A View reads at the commit timestamp
 // of its start and ignores newer versions, so it sees one snapshot. The
 // tree is locked per operation, never while a transaction's function runs:
-// a Get or a batch of iterator steps in a View waits at most for one write
-// of the running Update, and the other way round. Updates run one at a time
+// a Get or a batch of iterator steps in a View (at most 256 keys visited,
+// seen or skipped) waits at most for one write of the running Update, and
+// the other way round. Updates run one at a time
 // (waiting for the previous one, as long as their context allows), so they
 // never conflict and never return storage.ErrConflict; the order in which
 // they take the writer's lock is a serial order of all transactions: the
@@ -26,11 +27,13 @@
 // # Memory
 //
 // Keys and values are copied in and out. The store keeps one allocation per
-// version (key and value together) and about 40 bytes per key in the
-// leaves. A version that no running View can see any more is dropped when
+// version (key and value together) and, in the leaves, 40 bytes per key
+// when keys arrive in ascending order (leaves fill up), about 50 in random
+// order and 80 in descending order (leaves stay half full). A version that no running View can see any more is dropped when
 // an Update commits, and a deleted key is removed once every View sees it
 // deleted; a long View therefore keeps the versions it can see, and those
-// written after it, alive until it returns. Deletes free empty nodes and
+// written after it, alive until it returns and an Update commits (a View
+// ending does not collect by itself). Deletes free empty nodes and
 // merge small neighbours, but do not rebalance fully, so a tree that shrank
 // may hold some under-full nodes. Close drops the data once the last
 // running transaction returns.

@@ -3,6 +3,7 @@ package memstore
 import (
 	"bytes"
 	"errors"
+	"math"
 	"strings"
 
 	"github.com/userkit/userkit/storage"
@@ -113,8 +114,9 @@ func (it *iterator) Next() bool {
 		it.stop(storage.ErrTxDone)
 		return false
 	}
-	if t.writable {
-		kv, ok := it.step()
+	if t.writable { // only t changes the tree: no lock, no budget
+		visits := math.MaxInt
+		kv, ok := it.step(&visits)
 		if !ok {
 			it.stop(nil)
 			return false
@@ -122,34 +124,38 @@ func (it *iterator) Next() bool {
 		it.kv = kv
 		return true
 	}
-	if it.next == len(it.ahead) {
+	for it.next == len(it.ahead) {
 		if it.end {
 			it.stop(nil)
 			return false
 		}
-		it.readAhead()
-		if len(it.ahead) == 0 {
-			it.stop(nil)
-			return false
-		}
+		it.readAhead() // may pause with no entry, having skipped many
 	}
 	it.kv = it.ahead[it.next]
 	it.next++
 	return true
 }
 
+// maxVisits bounds the slots one read-ahead visits under the read lock,
+// visible or not, so that a View skipping many versions it cannot see
+// (deletions an older View keeps, an Update's pending inserts) never holds
+// the lock, and so the writer, for long.
+const maxVisits = 256
+
 // readAhead reads the next batch of a View's entries under one read lock.
 // Batches grow from 4 entries, so that a caller that stops early does not
-// pay for many.
+// pay for many. A batch may end early, even empty, when it has visited
+// maxVisits slots; it.end reports the end of the range.
 func (it *iterator) readAhead() {
 	want := min(max(2*len(it.ahead), 4), len(it.buf))
 	it.ahead, it.next = it.buf[:0], 0
 	mu := &it.tx.s.mu
+	visits := maxVisits
 	mu.RLock()
-	for len(it.ahead) < want {
-		kv, ok := it.step()
+	for len(it.ahead) < want && visits > 0 {
+		kv, ok := it.step(&visits)
 		if !ok {
-			it.end = true
+			it.end = visits > 0 // out of budget is a pause, not the end
 			break
 		}
 		it.ahead = append(it.ahead, kv)
@@ -159,8 +165,10 @@ func (it *iterator) readAhead() {
 
 // step moves the cursor to the next key of the range that has a version
 // the transaction sees and returns that version's entry, or false at the
-// end of the range. The caller holds the lock the transaction needs.
-func (it *iterator) step() (string, bool) {
+// end of the range or when it has used up *visits (one per slot visited;
+// it then rests on a visited slot, so the next step goes on after it). The
+// caller holds the lock the transaction needs.
+func (it *iterator) step(visits *int) (string, bool) {
 	tr := &it.tx.s.tree
 	var ok bool
 	switch {
@@ -196,8 +204,12 @@ func (it *iterator) step() (string, bool) {
 			}
 		}
 		it.at = k
+		*visits--
 		if v = v.at(it.tx.ts); v != nil {
 			return v.kv, true
+		}
+		if *visits <= 0 {
+			return "", false
 		}
 	}
 	return "", false

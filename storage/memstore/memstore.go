@@ -143,10 +143,9 @@ func (s *Store) Update(ctx context.Context, fn func(storage.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if s.closed.Load() {
+	if !s.readers.commit(&s.commitTs, t.ts) {
 		return storage.ErrClosed // Close ran while fn did.
 	}
-	s.commitTs.Store(t.ts)
 	committed = true
 	s.collect(t)
 	return nil
@@ -333,6 +332,19 @@ func (r *readers) startWrite(commitTs *atomic.Uint64) (uint64, bool) {
 	return r.horizonLocked(commitTs), true
 }
 
+// commit publishes ts as the commit timestamp unless the store is closed,
+// under the same lock as close, so that no Update commits after Close has
+// returned.
+func (r *readers) commit(commitTs *atomic.Uint64, ts uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	commitTs.Store(ts)
+	return true
+}
+
 // endWrite unregisters the Update and reports whether the store should now
 // drop its data.
 func (r *readers) endWrite() bool {
@@ -421,7 +433,7 @@ func (t *tx) Set(key, value []byte) error {
 		*c.slot() = version{kv: kv, stamp: stamp(t.ts, false), next: c.slot().next}
 	default:
 		v := c.slot()
-		v.prune(t.horizon)
+		v.pruneHead(t.horizon)
 		v.push(version{kv: kv, stamp: stamp(t.ts, false)})
 		t.undo = append(t.undo, undoEntry{key: entryKey(kv), pushed: true})
 	}
@@ -444,7 +456,7 @@ func (t *tx) Delete(key []byte) error {
 	t.s.mu.Lock()
 	switch v := c.slot(); {
 	case v.ts() != t.ts:
-		v.prune(t.horizon)
+		v.pruneHead(t.horizon)
 		v.push(version{kv: v.kv, stamp: stamp(t.ts, true)})
 		t.undo = append(t.undo, undoEntry{key: v.key(), pushed: true})
 	case v.next != nil: // written by t over an older version
