@@ -107,6 +107,11 @@ func TestIfMatch(t *testing.T) {
 		{"DELETE", `"1"`, ``, 412, `"2"`, "Janet"},
 		{"PATCH", `*`, `{"first_name": "Any"}`, 200, `"3"`, "Any"},
 		{"PATCH", ` "3" `, `{"first_name": "Spaces"}`, 200, `"4"`, "Spaces"},
+		// A list matches when any of its strong tags is the current one.
+		{"PATCH", `"1", "2", "3"`, `{"first_name": "Old list"}`, 412, `"4"`, "Spaces"},
+		{"PATCH", `"1", W/"4", "5"`, `{"first_name": "Weak"}`, 412, `"4"`, "Spaces"},
+		{"PATCH", `"2", "4"`, `{"first_name": "Listed"}`, 200, `"5"`, "Listed"},
+		{"PATCH", `"7","5"`, `{"first_name": "No spaces"}`, 200, `"6"`, "No spaces"},
 	}
 	for _, s := range steps {
 		r := e.do(req{method: s.method, path: path, token: "admin-token", body: s.body, header: map[string]string{"If-Match": s.ifMatch}})
@@ -415,6 +420,25 @@ func TestTimes(t *testing.T) {
 	} {
 		if got := string(appendTime(nil, tt.in)); got != tt.want {
 			t.Errorf("appendTime(%v) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestIfMatchListOnCollection: PATCH /users/ with a list of tags finds the
+// user's version by its external_id, whatever characters it holds.
+func TestIfMatchListOnCollection(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, ext := range []string{`o'brien*\x`, `100%`, `a b+c`} {
+		body, _ := json.Marshal(map[string]string{"external_id": ext})
+		mustCreate(t, e, "admin-token", string(body))
+		patch, _ := json.Marshal(map[string]string{"external_id": ext, "first_name": "Listed"})
+		r := e.do(req{method: "PATCH", path: "/users/", token: "admin-token", body: string(patch), header: map[string]string{"If-Match": `"9", "1"`}})
+		if r.status != 200 || r.header.Get("ETag") != `"2"` {
+			t.Errorf("external_id %q with If-Match \"9\", \"1\": %d %s", ext, r.status, r.body)
+		}
+		r = e.do(req{method: "PATCH", path: "/users/", token: "admin-token", body: string(patch), header: map[string]string{"If-Match": `"9", "1"`}})
+		if r.status != 412 {
+			t.Errorf("external_id %q, stale list: %d, want 412", ext, r.status)
 		}
 	}
 }

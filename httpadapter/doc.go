@@ -82,10 +82,12 @@
 // X-Request-ID is echoed when the client sent a sane one (1 to 128
 // printable ASCII characters, no spaces) and generated otherwise, on every
 // response. Record responses carry ETag: "n" (the version). If-Match on
-// PATCH, DELETE and restore takes one entity tag: "n" applies the change
-// only to version n (else 412 and nothing changes), * is no condition. A
-// weak tag (W/"n") never matches, since If-Match compares strongly (RFC
-// 9110 §13.1.1): 412. A list of tags or a malformed header is 400.
+// PATCH, DELETE and restore is * (no condition) or a list of entity tags:
+// "n" applies the change only to version n, "m", "n" to either (else 412
+// and nothing changes; with several tags the current version is read
+// first and the write still checks it). A weak tag (W/"n") never matches,
+// since If-Match compares strongly (RFC 9110 §13.1.1). A malformed header
+// is 400.
 //
 // # Authentication
 //

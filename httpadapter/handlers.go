@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
+	"github.com/userkit/userkit/query"
 	"github.com/userkit/userkit/user"
 )
 
@@ -43,51 +45,70 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// ifMatch returns the version an If-Match header expects: 0 (no
-// condition) when it is absent or "*". A weak tag (W/"3") never matches,
-// as If-Match compares strongly (RFC 9110 §13.1.1), nor does a tag that is
-// not a version: both are 412 without calling the service. A malformed
-// header or a list of tags is 400.
-func ifMatch(r *http.Request) (int64, error) {
+// ifMatch returns the versions an If-Match header accepts, or nil (no
+// condition) when it is absent or "*". The header is a list of entity tags
+// (RFC 9110 §13.1.1, over one or several header lines). A weak tag (W/"3")
+// never matches, as If-Match compares strongly, nor does a tag that is not
+// a version; a header where no tag can match is 412 without calling the
+// service. A malformed header is 400.
+func ifMatch(r *http.Request) ([]int64, error) {
 	vs := r.Header.Values("If-Match")
 	if len(vs) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	bad := &requestError{status: http.StatusBadRequest, fields: []fieldProblem{{Loc: []string{"header", "If-Match"},
-		Msg: `must be one entity tag such as "3" (the ETag of the record) or *`, Type: typeBadParam}}}
-	if len(vs) > 1 {
-		return 0, bad
+		Msg: `must be * or a list of entity tags such as "3" (the ETag of the record)`, Type: typeBadParam}}}
+	if len(vs) == 1 && trimSpace(vs[0]) == "*" {
+		return nil, nil
 	}
-	v := trimSpace(vs[0])
-	if v == "*" {
-		return 0, nil
-	}
-	weak := false
-	if len(v) >= 2 && v[:2] == "W/" {
-		weak, v = true, v[2:]
-	}
-	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
-		return 0, bad
-	}
-	tag := v[1 : len(v)-1]
-	for i := 0; i < len(tag); i++ {
-		if c := tag[i]; c < 0x21 || c == '"' || c == 0x7f {
-			return 0, bad
+	var versions []int64
+	for _, line := range vs {
+		for _, v := range strings.Split(line, ",") {
+			v = trimSpace(v)
+			weak := strings.HasPrefix(v, "W/")
+			v = strings.TrimPrefix(v, "W/")
+			if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+				return nil, bad
+			}
+			tag := v[1 : len(v)-1]
+			for i := 0; i < len(tag); i++ {
+				if c := tag[i]; c < 0x21 || c == '"' || c == 0x7f {
+					return nil, bad
+				}
+			}
+			n, err := strconv.ParseInt(tag, 10, 64)
+			if !weak && err == nil && n >= 1 && strconv.FormatInt(n, 10) == tag {
+				versions = append(versions, n)
+			}
 		}
 	}
-	n, err := strconv.ParseInt(tag, 10, 64)
-	if weak || err != nil || n < 1 || strconv.FormatInt(n, 10) != tag {
-		return 0, &requestError{status: http.StatusPreconditionFailed,
-			msg: "If-Match " + vs[0] + " does not match the current ETag; nothing was changed"}
+	if len(versions) == 0 {
+		return nil, preconditionFailed(r)
 	}
-	return n, nil
+	return versions, nil
 }
 
-// writeOptions returns the WriteOptions of the If-Match header.
-func writeOptions(r *http.Request) (*user.WriteOptions, error) {
-	v, err := ifMatch(r)
-	if err != nil || v == 0 {
+func preconditionFailed(r *http.Request) error {
+	return &requestError{status: http.StatusPreconditionFailed,
+		msg: "If-Match " + strings.Join(r.Header.Values("If-Match"), ", ") + " does not match the current ETag; nothing was changed"}
+}
+
+// writeOptions returns the WriteOptions of the If-Match header. With
+// several tags it asks current for the user's version and expects it when
+// it is one of them (the write still checks it, atomically).
+func writeOptions(r *http.Request, current func() (int64, error)) (*user.WriteOptions, error) {
+	vs, err := ifMatch(r)
+	if err != nil || vs == nil {
 		return nil, err
+	}
+	v := vs[0]
+	if len(vs) > 1 {
+		if v, err = current(); err != nil {
+			return nil, err
+		}
+		if !slices.Contains(vs, v) {
+			return nil, preconditionFailed(r)
+		}
 	}
 	return &user.WriteOptions{ExpectedVersion: v}, nil
 }
@@ -203,7 +224,13 @@ func (h *handler) write(w http.ResponseWriter, r *http.Request, do func(ctx cont
 		h.fail(w, r, err)
 		return
 	}
-	opts, err := writeOptions(r)
+	opts, err := writeOptions(r, func() (int64, error) {
+		u, err := h.svc.Get(ctx, id, &user.GetOptions{IncludeDeleted: true})
+		if err != nil {
+			return 0, err
+		}
+		return u.Version, nil
+	})
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -227,11 +254,6 @@ func (h *handler) patchByExternalID(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	opts, err := writeOptions(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	body, err := readBody(w, r, h.maxBody)
 	if err != nil {
 		h.fail(w, r, err)
@@ -245,6 +267,24 @@ func (h *handler) patchByExternalID(w http.ResponseWriter, r *http.Request) {
 	if !p.ExternalID.Set || p.ExternalID.Null {
 		h.fail(w, r, &user.ValidationError{Errors: []user.FieldError{{Path: []string{"external_id"},
 			Message: "is required: PATCH on the collection patches the user with this external_id", Type: typeRequired}}})
+		return
+	}
+	opts, err := writeOptions(r, func() (int64, error) {
+		// The literal's text escapes the query language's wildcard and
+		// escape characters; String quotes it.
+		text := strings.NewReplacer(`\`, `\\`, `*`, `\*`).Replace(p.ExternalID.Value)
+		q := "external_id eq " + query.Literal{Kind: query.String, Text: text}.String()
+		page, err := h.svc.Query(ctx, q, &user.QueryOptions{Limit: 1, IncludeDeleted: true})
+		if err != nil {
+			return 0, err
+		}
+		if len(page.Users) == 0 {
+			return 0, user.ErrNotFound
+		}
+		return page.Users[0].Version, nil
+	})
+	if err != nil {
+		h.fail(w, r, err)
 		return
 	}
 	u, err := h.svc.PatchByExternalID(ctx, p.ExternalID.Value, p, opts)

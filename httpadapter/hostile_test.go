@@ -172,7 +172,10 @@ func TestHostile(t *testing.T) {
 
 		// If-Match.
 		{name: "If-Match unquoted", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"first_name": "x"}`, header: map[string]string{"If-Match": "1"}}, want: locShape(400, "invalid_parameter", "header", "If-Match")},
-		{name: "If-Match list", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"first_name": "x"}`, header: map[string]string{"If-Match": `"1", "2"`}}, want: locShape(400, "invalid_parameter", "header", "If-Match")},
+		{name: "If-Match list, none current", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"first_name": "x"}`, header: map[string]string{"If-Match": `"5", "6"`}}, want: shape{Status: 412}},
+		{name: "If-Match list with garbage", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"first_name": "x"}`, header: map[string]string{"If-Match": `"1", 2`}}, want: locShape(400, "invalid_parameter", "header", "If-Match")},
+		{name: "If-Match empty list entry", req: req{method: "DELETE", path: "/users/" + user1, token: "admin-token", header: map[string]string{"If-Match": `"1",,"2"`}}, want: locShape(400, "invalid_parameter", "header", "If-Match")},
+		{name: "If-Match list on the collection, none current", req: req{method: "PATCH", path: "/users/", token: "admin-token", body: `{"external_id": "ext-1", "first_name": "x"}`, header: map[string]string{"If-Match": `"5", "6"`}}, want: shape{Status: 412}},
 		{name: "If-Match garbage", req: req{method: "DELETE", path: "/users/" + user1, token: "admin-token", header: map[string]string{"If-Match": `"a b"`}}, want: locShape(400, "invalid_parameter", "header", "If-Match")},
 		{name: "If-Match not a version", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"first_name": "x"}`, header: map[string]string{"If-Match": `"abc"`}}, want: shape{Status: 412}},
 		{name: "If-Match weak", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"first_name": "x"}`, header: map[string]string{"If-Match": `W/"1"`}}, want: shape{Status: 412}},
