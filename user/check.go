@@ -129,6 +129,9 @@ func (c *checker) head(id string, v []byte) {
 	c.heads[id] = u
 	for _, f := range indexedFields {
 		val, ok := f.value(u)
+		if !f.stored(!ok) {
+			continue
+		}
 		e := entry{owner: id}
 		if f.unique && ok {
 			e.value = id

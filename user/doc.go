@@ -76,9 +76,11 @@
 // one of its sides; the full predicate is still checked on every candidate,
 // so a plan only narrows what is read. Everything else scans the tenant's
 // heads. A sorted query never sorts every match: it keeps the first
-// offset+limit in a bounded heap, or, for a single orderby key on an indexed
-// field and a page deeper than Options.IndexWalkWindow, walks that index in
-// order with flat memory. (Because count needs every match read, a walk
+// offset+limit in a bounded heap, or, for a single orderby key on status,
+// first_name or last_name and a page deeper than Options.IndexWalkWindow,
+// walks that field's index in order with flat memory. (The unique fields'
+// indexes hold no entries for null, so they cannot be walked: a user
+// without an email, phone or external_id costs no index key for it.) (Because count needs every match read, a walk
 // reads every user by a point read; for shallow pages the sequential scan
 // with a heap is faster, measured 1.5× at 100k users.) Outside the page, an
 // administrator's unfiltered query reads only each record's deleted flag.

@@ -14,6 +14,9 @@ import (
 //	i <field> 0x01 <value> 0x00 <id>  → empty: an index entry
 //	i <field> 0x01 <value> 0x00       → <id>: the index entry of a unique field
 //	i <field> 0x00 <id>               → empty: the entry of a null value
+//	                                     (not for unique fields, which are
+//	                                     sparse: a user without an email
+//	                                     costs no key)
 //
 // A unique field's entry for a value is one point key holding the owner's
 // ID: claiming a value is a Get and a Set of that key, so a store's conflict
@@ -128,6 +131,10 @@ func indexValuePrefix(tenant string, field byte, v string, exact bool) []byte {
 func indexNullPrefix(tenant string, field byte) []byte {
 	return append(indexFieldPrefix(tenant, field), 0)
 }
+
+// stored reports whether f keeps an index entry for a value (null or not):
+// every value, but null only for fields that are not unique.
+func (f indexedField) stored(null bool) bool { return !null || !f.unique }
 
 // appendKey appends the key of f's index entry for value v (or for null)
 // of user id.

@@ -37,8 +37,8 @@ type Options struct {
 	// QueryCacheSize is the number of compiled queries kept, least recently
 	// used first out. Default 256; negative disables the cache.
 	QueryCacheSize int
-	// IndexWalkWindow decides how a query sorted on one indexed field
-	// (first_name, last_name, email, phone, external_id, status) runs: when
+	// IndexWalkWindow decides how a query sorted on one field whose index
+	// holds every user (status, first_name, last_name) runs: when
 	// offset+limit is at most this, by a scan that keeps the first
 	// offset+limit matches in a heap; beyond it, by walking the field's
 	// index in order. Default DefaultIndexWalkWindow; 1 always walks.

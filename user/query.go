@@ -296,7 +296,9 @@ func compileQuery(text string, limits *query.Limits) (*compiled, error) {
 			c.plan.Steps = append(c.plan.Steps, r.String())
 		}
 	case len(q.OrderBy) == 1:
-		if f, ok := indexedFieldByName(q.OrderBy[0].Field); ok {
+		// Only an index with every user's entry, nulls included, can be
+		// walked for an order.
+		if f, ok := indexedFieldByName(q.OrderBy[0].Field); ok && f.stored(true) {
 			c.walk = &indexWalk{f: f, desc: q.OrderBy[0].Desc}
 		}
 	}
@@ -401,7 +403,7 @@ func literalRange(field string, lit query.Literal, wildcards bool) (indexRange, 
 	prefix := false
 	switch lit.Kind {
 	case query.Null:
-		return indexRange{f: f, null: true}, true
+		return indexRange{f: f, null: true}, f.stored(true)
 	case query.Number:
 		text = lit.Text
 	case query.String, query.Word:

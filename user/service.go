@@ -259,9 +259,14 @@ func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
 			if pv == nv && pok == nok {
 				continue
 			}
-			if err := tx.Delete(key(f.appendKey(buf, tenant, pv, !pok, prev.ID))); err != nil {
-				return err
+			if f.stored(!pok) {
+				if err := tx.Delete(key(f.appendKey(buf, tenant, pv, !pok, prev.ID))); err != nil {
+					return err
+				}
 			}
+		}
+		if !f.stored(!nok) {
+			continue
 		}
 		k := key(f.appendKey(buf, tenant, nv, !nok, next.ID))
 		var v []byte
