@@ -54,7 +54,8 @@
 //     free before it asks the identity provider for a login, and checks
 //     again when it writes.
 //   - An ID from Options.NewID that is already in use fails the Create
-//     (it is a server error, not the caller's).
+//     (it is a server error, not the caller's). The default source, a
+//     monotonic ULID, never repeats an ID, so its IDs are not checked.
 //   - The same email with other letter case is another value for the
 //     write-once rule, but the same value for uniqueness.
 //   - Times are stored in UTC with microsecond precision; a version's time

@@ -17,6 +17,7 @@ type Service struct {
 	store        storage.Store
 	now          func() time.Time
 	newID        func() string
+	checkNewIDs  bool // the caller's ID source: check each new ID is unused
 	featureFlags []string
 	strictIBAN   bool
 	transitions  TransitionPolicy
@@ -47,7 +48,9 @@ func NewService(store storage.Store, opts *Options) *Service {
 		s.now = time.Now
 	}
 	if s.newID == nil {
-		s.newID = newULID
+		s.newID = newULID // monotonic: never repeats, so not checked
+	} else {
+		s.checkNewIDs = true
 	}
 	if len(s.featureFlags) == 0 {
 		s.featureFlags = defaultFeatureFlags
@@ -233,9 +236,9 @@ func (s *Service) Create(ctx context.Context, p Patch, opts *CreateOptions) (*Us
 // write stores next as the new head and version of a user whose previous
 // head is prev (nil on create), keeping the index entries in step. It fails
 // with a *ConflictError if a unique value of next belongs to another user,
-// and with an error if a new user's ID is taken.
+// and with an error if a new user's ID from Options.NewID is taken.
 func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
-	if prev == nil {
+	if prev == nil && s.checkNewIDs {
 		_, err := tx.Get(headKey(tenant, next.ID))
 		if err == nil {
 			return fmt.Errorf("user: the new ID %s is already in use: Options.NewID must not repeat IDs", next.ID)
