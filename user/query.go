@@ -163,7 +163,7 @@ type compiled struct {
 	prog *query.Program
 	plan Plan
 	// ranges are the index ranges of an index plan (nil for a scan);
-	// walk is the index walked for the order (zero for none).
+	// walk is the index a deep page may walk for the order (nil if none).
 	ranges []indexRange
 	walk   *indexWalk
 }
@@ -456,6 +456,8 @@ func pageOf(opts *QueryOptions) (QueryOptions, error) {
 // not read are neither returned nor counted; deleted users only with
 // IncludeDeleted.
 //
+// A long read stops with ctx.Err() soon after ctx is done.
+//
 // Errors: *query.SyntaxError for a malformed query (with its column),
 // ErrInvalid for a limit outside 1..MaxLimit or a negative offset.
 func (s *Service) Query(ctx context.Context, q string, opts *QueryOptions) (*Page, error) {
@@ -472,7 +474,7 @@ func (s *Service) Query(ctx context.Context, q string, opts *QueryOptions) (*Pag
 		return nil, err
 	}
 	_, walk := s.planFor(c, o)
-	r := &run{c: c, pr: pr, opts: o}
+	r := &run{ctx: ctx, c: c, pr: pr, opts: o}
 	err = s.store.View(ctx, func(tx storage.Tx) error {
 		switch {
 		case c.ranges != nil:
@@ -491,12 +493,24 @@ func (s *Service) Query(ctx context.Context, q string, opts *QueryOptions) (*Pag
 
 // run is the state of one query execution.
 type run struct {
+	ctx   context.Context // watched every few thousand users read
+	seen  int
 	c     *compiled
 	pr    *Principal
 	opts  QueryOptions
 	count int
 	page  []*User
 	top   *topK // the first offset+limit matches, when they must be sorted
+}
+
+// cancelled returns the context's error, looking at it every 4,096 users
+// read, so a long scan stops soon after its caller has gone.
+func (r *run) cancelled() error {
+	r.seen++
+	if r.seen%4096 != 0 {
+		return nil
+	}
+	return r.ctx.Err()
 }
 
 // consider checks one decoded user and keeps it when it matches.
@@ -549,6 +563,9 @@ func (r *run) scan(tx storage.Tx) error {
 	defer it.Close()
 	keepAll := r.sorted()
 	for it.Next() {
+		if err := r.cancelled(); err != nil {
+			return err
+		}
 		b, err := it.Value()
 		if err != nil {
 			return err
@@ -657,6 +674,9 @@ func (r *run) ordered(tx storage.Tx) error {
 	var groupValue []byte
 	flush := func() error {
 		for i := len(group) - 1; i >= 0; i-- {
+			if err := r.cancelled(); err != nil {
+				return err
+			}
 			b, err := tx.Get(headKey(r.pr.Tenant, group[i]))
 			if err != nil {
 				return fmt.Errorf("user: corrupt index: an entry names user %s: %v", group[i], err)

@@ -1,11 +1,13 @@
 package usertest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -519,6 +521,41 @@ func testQueryDifferential(t *testing.T, open Opener) {
 	for _, kind := range []user.PlanKind{user.PlanScan, user.PlanIndex, user.PlanOrdered} {
 		if plans[kind] == 0 {
 			t.Errorf("no random query used a %q plan (%v)", kind, plans)
+		}
+	}
+}
+
+// cancelLater is a context whose Err reports cancellation from its n-th
+// call on, so a test can cancel a query in the middle of its scan.
+type cancelLater struct {
+	context.Context
+	n atomic.Int64
+}
+
+func (c *cancelLater) Err() error {
+	if c.n.Add(-1) < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+func testQueryCancelled(t *testing.T, open Opener) {
+	s := NewService(t, open, &user.Options{IndexWalkWindow: 1})
+	for range 5000 {
+		mustCreate(t, s, Admin, user.Patch{LastName: user.Value("x")})
+	}
+	for _, q := range []string{"", "orderby language", "orderby last_name"} {
+		// The store may look at the context when the read starts; the scan
+		// must look again while it reads 5,000 users.
+		ctx := &cancelLater{Context: As(Admin)}
+		ctx.n.Store(1)
+		if _, err := s.Query(ctx, q, nil); !errors.Is(err, context.Canceled) {
+			t.Errorf("Query(%q) cancelled during the scan: %v, want context.Canceled", q, err)
+		}
+		ctx = &cancelLater{Context: As(Admin)}
+		ctx.n.Store(1 << 30)
+		if page, err := s.Query(ctx, q, nil); err != nil || page.Count != 5000 {
+			t.Errorf("Query(%q) not cancelled: %v, %v", q, page, err)
 		}
 	}
 }

@@ -133,6 +133,7 @@ func Run(t *testing.T, open Opener) {
 		{"QueryAccess", testQueryAccess},
 		{"QueryPagination", testQueryPagination},
 		{"QueryDifferential", testQueryDifferential},
+		{"QueryCancelled", testQueryCancelled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
