@@ -65,11 +65,8 @@ type VersionPage struct {
 // those of Get, and ErrInvalid for a limit outside 1..MaxLimit or a
 // negative offset.
 func (s *Service) Versions(ctx context.Context, id string, opts *PageOptions) (*VersionPage, error) {
-	pr, err := principal(ctx)
+	pr, err := principalFor(ctx, id)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkID(id); err != nil {
 		return nil, err
 	}
 	o, err := opts.check()
@@ -118,11 +115,8 @@ func (s *Service) Versions(ctx context.Context, id string, opts *PageOptions) (*
 // decided by the latest version. Errors are those of Get; ErrNotFound when
 // the version does not exist.
 func (s *Service) GetVersion(ctx context.Context, id string, version int64) (*User, error) {
-	pr, err := principal(ctx)
+	pr, err := principalFor(ctx, id)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkID(id); err != nil {
 		return nil, err
 	}
 	var u *User

@@ -92,6 +92,19 @@ func principal(ctx context.Context) (*Principal, error) {
 // 26-character ULID in upper-case Crockford base32.
 func ValidID(id string) bool { return validate.UserID(nil, id) == nil }
 
+// principalFor returns the context's principal for a call about the user
+// id, which must be a user ID.
+func principalFor(ctx context.Context, id string) (*Principal, error) {
+	pr, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	return pr, nil
+}
+
 // checkID returns an error wrapping ErrInvalid unless id is a user ID.
 func checkID(id string) error {
 	if validate.UserID(nil, id) != nil {
@@ -328,11 +341,8 @@ type GetOptions struct {
 // tenant has no such user, or it is deleted and IncludeDeleted is not set;
 // *ForbiddenError when the principal may not read it.
 func (s *Service) Get(ctx context.Context, id string, opts *GetOptions) (*User, error) {
-	pr, err := principal(ctx)
+	pr, err := principalFor(ctx, id)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkID(id); err != nil {
 		return nil, err
 	}
 	var u *User
