@@ -177,3 +177,62 @@ func PrefixEnd(prefix []byte) []byte {
 	}
 	return nil
 }
+
+// Optional interfaces. A backend's Tx may implement any of them to offer a
+// faster path; callers use the functions below, which fall back to the
+// methods of Tx, so the contract itself stays small. storagetest tests each
+// one on every backend that has it.
+
+// MultiGetter is implemented by a Tx that can read many keys at once (in one
+// round trip on a networked backend).
+type MultiGetter interface {
+	// GetMany returns the values of keys, in the order of keys: values[i]
+	// is nil when keys[i] does not exist and a non-nil slice (perhaps
+	// empty) when it does. It sees the transaction's own writes, like Get.
+	// An invalid key fails the call (ErrInvalidKey) and reads nothing. The
+	// slices belong to the caller.
+	GetMany(keys [][]byte) (values [][]byte, err error)
+}
+
+// KeyIterator is implemented by a Tx that can iterate keys without reading
+// their values (an index walk or a count that needs only the keys).
+type KeyIterator interface {
+	// IterateKeys is Iterate for a caller that will not call Value: the
+	// iterator's Value may fail or return nil.
+	IterateKeys(r Range) Iterator
+}
+
+// GetMany returns the values of keys as MultiGetter.GetMany does, using
+// tx's GetMany when it has one and one Get per key otherwise.
+func GetMany(tx Tx, keys [][]byte) ([][]byte, error) {
+	if mg, ok := tx.(MultiGetter); ok {
+		return mg.GetMany(keys)
+	}
+	values := make([][]byte, len(keys))
+	for i, k := range keys {
+		v, err := tx.Get(k)
+		switch {
+		case err == nil:
+			if v == nil {
+				v = []byte{}
+			}
+			values[i] = v
+		case errors.Is(err, ErrNotFound):
+			if err := CheckKey(k); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, err
+		}
+	}
+	return values, nil
+}
+
+// IterateKeys returns tx.IterateKeys(r) when tx is a KeyIterator and
+// tx.Iterate(r) otherwise. The caller must not rely on the iterator's Value.
+func IterateKeys(tx Tx, r Range) Iterator {
+	if ki, ok := tx.(KeyIterator); ok {
+		return ki.IterateKeys(r)
+	}
+	return tx.Iterate(r)
+}
