@@ -450,7 +450,7 @@ func (h *handler) version(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, &requestError{status: http.StatusNotFound, msg: "no such version: " + strconv.Quote(truncate(r.PathValue("n"), 32)) + " is not a version number"})
 		return
 	}
-	u, err := h.svc.GetVersion(ctx, id, n)
+	u, err := h.svc.GetVersion(ctx, id, n, nil)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -482,7 +482,7 @@ func (h *handler) diff(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	cs, err := h.svc.Diff(ctx, id, from, to)
+	cs, err := h.svc.Diff(ctx, id, from, to, nil)
 	if err != nil {
 		h.fail(w, r, err)
 		return

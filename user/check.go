@@ -30,7 +30,8 @@ func (p Problem) String() string {
 // decodes; every user has every version from 1 to its head, each decoding to
 // that user and version, and the newest equal to the head; every index entry
 // belongs to an existing user's current value (and a unique field's entry
-// names that user); and every user has all its index entries. It returns the
+// names that user); every user has all its index entries; and no unique
+// value is held by two users. It returns the
 // problems found, sorted (none for a healthy store), or the error that
 // stopped it.
 //
@@ -136,7 +137,15 @@ func (c *checker) head(id string, v []byte) {
 		if f.unique && ok {
 			e.value = id
 		}
-		c.expected[string(f.key(*c.tenant, val, !ok, id))] = e
+		k := string(f.key(*c.tenant, val, !ok, id))
+		if prev, dup := c.expected[k]; dup {
+			// Two heads hold one unique value: the store's entry can name
+			// only one of them, and an indexed query misses the other.
+			c.add(*c.tenant, id, fmt.Sprintf("%s %q is also held by user %s", f.name, val, prev.owner))
+			c.add(*c.tenant, prev.owner, fmt.Sprintf("%s %q is also held by user %s", f.name, val, id))
+			continue
+		}
+		c.expected[k] = e
 	}
 }
 

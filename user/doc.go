@@ -31,8 +31,19 @@
 // user's head; older versions are never rewritten. Versions lists them,
 // GetVersion reads one, Diff compares two field by field (go-cmp over the
 // typed records; the version metadata is left out because it always
-// changes). History stays readable while a user is deleted. Delete is soft
-// and keeps external_id, email and phone reserved; Restore undoes it.
+// changes). The history follows Get's rule: the current access lists govern
+// every version, and a deleted user's versions and diffs read only when
+// deleted records are asked for (GetOptions.IncludeDeleted,
+// PageOptions.IncludeDeleted). Delete is soft and keeps external_id, email
+// and phone reserved; Restore undoes it.
+//
+// Not found wins over forbidden: a deleted user (unless asked for) and
+// another tenant's user are ErrNotFound whatever their lists say, for every
+// call, so a refusal never reveals that a record exists. Restore takes
+// deleted users, so for it a deleted user is not found only to those who
+// may not read it. Principal.Groups must hold group IDs ("G…") only: a
+// principal listing anything else is refused (ErrUnauthenticated), so a
+// user ID can never pose as a group.
 //
 // Patch, Delete and Restore take an optional expected version (optimistic
 // concurrency). Without one, concurrent changes are serialised: the store
@@ -50,6 +61,12 @@
 //     limit.
 //   - Patching or deleting a deleted user is ErrNotFound; restoring a live
 //     user changes nothing.
+//   - Embedded users (QueryOptions.Embed, GetEmbedded) are read in the
+//     same snapshot as the page or record, with one batched read, and
+//     follow Get's rule: deleted users and those the caller may not read
+//     are left out, as are group IDs.
+//   - Options are copied when the Service is made: changing the caller's
+//     FeatureFlags slice later changes nothing.
 //   - Create with CreateIDPUser checks that email, phone and external_id are
 //     free before it asks the identity provider for a login, and checks
 //     again when it writes.

@@ -40,7 +40,7 @@ func Example() {
 	page, _ := svc.Query(ctx, "email eq 'JANE*' and language eq 'be-NL'", nil)
 	fmt.Println(page.Count, page.Users[0].ID)
 
-	changes, _ := svc.Diff(ctx, u.ID, 1, 2)
+	changes, _ := svc.Diff(ctx, u.ID, 1, 2, nil)
 	for _, c := range changes {
 		fmt.Printf("%s: %v → %v\n", c.Field, c.Old, c.New)
 	}

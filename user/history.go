@@ -12,12 +12,17 @@ import (
 	"github.com/userkit/userkit/storage"
 )
 
-// readable returns the head of a user the principal may read, deleted or
-// not: history stays readable while a user is deleted.
-func (s *Service) readable(tx storage.Tx, pr *Principal, id string) (*User, error) {
+// readable returns the head of a user the principal may read: Get's rule,
+// which the history follows too (the current access lists govern every
+// version). A deleted user is ErrNotFound unless includeDeleted, whatever
+// its lists say.
+func (s *Service) readable(tx storage.Tx, pr *Principal, id string, includeDeleted bool) (*User, error) {
 	u, err := readHead(tx, pr.Tenant, id)
 	if err != nil {
 		return nil, err
+	}
+	if u.Deleted && !includeDeleted {
+		return nil, ErrNotFound
 	}
 	if !pr.canRead(u) {
 		return nil, &ForbiddenError{Principal: pr.ID, Target: id, Action: "read"}
@@ -25,12 +30,15 @@ func (s *Service) readable(tx storage.Tx, pr *Principal, id string) (*User, erro
 	return u, nil
 }
 
-// PageOptions select one page of a list.
+// PageOptions select one page of a user's versions.
 type PageOptions struct {
 	// Limit is the page size, 1 to MaxLimit; zero means DefaultLimit.
 	Limit int
 	// Offset is how many entries to skip, at least 0.
 	Offset int
+	// IncludeDeleted lists the versions of a deleted user instead of
+	// failing with ErrNotFound.
+	IncludeDeleted bool
 }
 
 // check returns the options with defaults filled in, or ErrInvalid.
@@ -60,10 +68,10 @@ type VersionPage struct {
 }
 
 // Versions returns one page of the metadata of a user's versions, newest
-// first (offset 0 is the latest). Access is decided by the latest version's
-// readable_by; the history of a deleted user stays readable. Errors are
-// those of Get, and ErrInvalid for a limit outside 1..MaxLimit or a
-// negative offset.
+// first (offset 0 is the latest). Access follows Get: the latest version's
+// readable_by decides, and a deleted user's history reads only with
+// IncludeDeleted. Errors are those of Get, and ErrInvalid for a limit
+// outside 1..MaxLimit or a negative offset.
 func (s *Service) Versions(ctx context.Context, id string, opts *PageOptions) (*VersionPage, error) {
 	pr, err := principalFor(ctx, id)
 	if err != nil {
@@ -75,7 +83,7 @@ func (s *Service) Versions(ctx context.Context, id string, opts *PageOptions) (*
 	}
 	page := &VersionPage{Offset: o.Offset}
 	err = s.store.View(ctx, func(tx storage.Tx) error {
-		head, err := s.readable(tx, pr, id)
+		head, err := s.readable(tx, pr, id, o.IncludeDeleted)
 		if err != nil {
 			return err
 		}
@@ -111,34 +119,55 @@ func (s *Service) Versions(ctx context.Context, id string, opts *PageOptions) (*
 	return page, nil
 }
 
-// GetVersion returns the user as it was at the given version. Access is
-// decided by the latest version. Errors are those of Get; ErrNotFound when
-// the version does not exist.
-func (s *Service) GetVersion(ctx context.Context, id string, version int64) (*User, error) {
+// GetVersion returns the user as it was at the given version. Access
+// follows Get (opts.IncludeDeleted for a deleted user), decided by the
+// latest version. Errors are those of Get; ErrNotFound when the version
+// does not exist.
+func (s *Service) GetVersion(ctx context.Context, id string, version int64, opts *GetOptions) (*User, error) {
+	us, err := s.versionsOf(ctx, id, opts, version)
+	if err != nil {
+		return nil, err
+	}
+	return us[0], nil
+}
+
+// versionsOf reads the given versions of a user in one snapshot.
+func (s *Service) versionsOf(ctx context.Context, id string, opts *GetOptions, versions ...int64) ([]*User, error) {
 	pr, err := principalFor(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	var u *User
+	us := make([]*User, len(versions))
 	err = s.store.View(ctx, func(tx storage.Tx) error {
-		head, err := s.readable(tx, pr, id)
+		head, err := s.readable(tx, pr, id, opts.includeDeleted())
 		if err != nil {
 			return err
 		}
-		if version < 1 || version > head.Version {
-			return fmt.Errorf("%w: user %s has no version %d", ErrNotFound, id, version)
+		keys := make([][]byte, len(versions))
+		for i, v := range versions {
+			if v < 1 || v > head.Version {
+				return fmt.Errorf("%w: user %s has no version %d", ErrNotFound, id, v)
+			}
+			keys[i] = versionKey(pr.Tenant, id, v)
 		}
-		b, err := tx.Get(versionKey(pr.Tenant, id, version))
+		bs, err := storage.GetMany(tx, keys)
 		if err != nil {
-			return fmt.Errorf("user: version %d of %s: %w", version, id, err)
+			return err
 		}
-		u, err = decode(b)
-		return err
+		for i, b := range bs {
+			if b == nil {
+				return fmt.Errorf("user: version %d of %s: %w", versions[i], id, storage.ErrNotFound)
+			}
+			if us[i], err = decode(b); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return u, nil
+	return us, nil
 }
 
 // wireNames maps the Go field names of User and CounterAccount to their
@@ -226,17 +255,13 @@ var diffOptions = cmp.Options{
 // counter account that changed in part lists the changed sub-fields; one
 // that appeared or disappeared is one Change). The version metadata is not
 // compared. from may be greater than to (the diff then goes backwards).
-// Errors are those of GetVersion.
-func (s *Service) Diff(ctx context.Context, id string, from, to int64) ([]Change, error) {
-	a, err := s.GetVersion(ctx, id, from)
+// Errors are those of GetVersion. Both versions are read in one snapshot.
+func (s *Service) Diff(ctx context.Context, id string, from, to int64, opts *GetOptions) ([]Change, error) {
+	us, err := s.versionsOf(ctx, id, opts, from, to)
 	if err != nil {
 		return nil, err
 	}
-	b, err := s.GetVersion(ctx, id, to)
-	if err != nil {
-		return nil, err
-	}
-	return diffUsers(a, b), nil
+	return diffUsers(us[0], us[1]), nil
 }
 
 func diffUsers(a, b *User) []Change {

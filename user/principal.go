@@ -11,6 +11,9 @@ type Principal struct {
 	// recorded as version_authored_by_user_id.
 	ID string
 	// Groups are the IDs of the groups ("G…") the principal belongs to.
+	// Only group IDs are accepted: a call whose principal lists anything
+	// else (a user ID among them, so that a user can never pose as a
+	// group) fails with ErrUnauthenticated.
 	Groups []string
 	// Tenant is the tenant whose users the principal works with. Tenants
 	// are hard walls: another tenant's users do not exist for it.

@@ -147,6 +147,9 @@ type QueryOptions struct {
 	Offset int
 	// IncludeDeleted also returns deleted users.
 	IncludeDeleted bool
+	// Embed lists reference fields (EmbedFields) whose users the page
+	// embeds (Page.Embedded).
+	Embed []string
 }
 
 // Page is one page of query results.
@@ -155,6 +158,11 @@ type Page struct {
 	Count   int     // how many users match in all (readable ones only)
 	Offset  int     // the offset of the first user of the page
 	HasNext bool    // whether a following page exists
+	// Embedded holds the users that the Embed fields of the page's users
+	// reference, sorted by ID, each once: those the caller may read and
+	// that are not deleted (group IDs and other entities are left out).
+	// They are read in the same snapshot as the page.
+	Embedded []*User
 }
 
 // compiled is a parsed, checked and planned query, shared by every call
@@ -469,26 +477,36 @@ func (s *Service) Query(ctx context.Context, q string, opts *QueryOptions) (*Pag
 	if err != nil {
 		return nil, err
 	}
+	if err := checkEmbed(o.Embed); err != nil {
+		return nil, err
+	}
 	c, err := s.queries.get(q)
 	if err != nil {
 		return nil, err
 	}
 	_, walk := s.planFor(c, o)
 	r := &run{ctx: ctx, c: c, pr: pr, opts: o}
+	var emb []*User
 	err = s.store.View(ctx, func(tx storage.Tx) error {
+		var err error
 		switch {
 		case c.ranges != nil:
-			return r.index(tx)
+			err = r.index(tx)
 		case walk:
-			return r.ordered(tx)
+			err = r.ordered(tx)
 		default:
-			return r.scan(tx)
+			err = r.scan(tx)
 		}
+		if err != nil {
+			return err
+		}
+		emb, err = embedded(tx, pr, r.page, o.Embed)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Page{Users: r.page, Count: r.count, Offset: o.Offset, HasNext: o.Offset+len(r.page) < r.count}, nil
+	return &Page{Users: r.page, Count: r.count, Offset: o.Offset, HasNext: o.Offset+len(r.page) < r.count, Embedded: emb}, nil
 }
 
 // run is the state of one query execution.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/userkit/userkit/storage"
@@ -37,7 +38,7 @@ func NewService(store storage.Store, opts *Options) *Service {
 		store:        store,
 		now:          opts.Now,
 		newID:        opts.NewID,
-		featureFlags: opts.FeatureFlags,
+		featureFlags: slices.Clone(opts.FeatureFlags), // the caller's slice may change later
 		strictIBAN:   opts.StrictIBAN,
 		transitions:  opts.Transitions,
 		idp:          opts.IdentityProvider,
@@ -85,7 +86,18 @@ func principal(ctx context.Context) (*Principal, error) {
 	if validate.EntityID(nil, p.ID) != nil {
 		return nil, fmt.Errorf("%w: principal ID %q is not an entity ID", ErrUnauthenticated, p.ID)
 	}
+	for _, g := range p.Groups {
+		if !validGroupID(g) {
+			return nil, fmt.Errorf("%w: principal group %q is not a group ID (G and a 26-character ULID)", ErrUnauthenticated, g)
+		}
+	}
 	return &p, nil
+}
+
+// validGroupID reports whether g has the form of a group ID: "G" and a
+// 26-character ULID.
+func validGroupID(g string) bool {
+	return len(g) == idLen && g[0] == 'G' && validate.EntityID(nil, g) == nil
 }
 
 // ValidID reports whether id has the form of a user ID: "U" and a
@@ -329,17 +341,25 @@ func claimable(tx storage.Tx, tenant string, u *User) error {
 	return nil
 }
 
-// GetOptions modify Get.
+// GetOptions modify Get, GetEmbedded, GetVersion and Diff.
 type GetOptions struct {
-	// IncludeDeleted returns a deleted user instead of ErrNotFound.
+	// IncludeDeleted reads a deleted user (and its history) instead of
+	// failing with ErrNotFound.
 	IncludeDeleted bool
+	// Embed lists reference fields (EmbedFields) whose users GetEmbedded
+	// returns beside the record. Get and the history calls ignore it.
+	Embed []string
 }
+
+func (o *GetOptions) includeDeleted() bool { return o != nil && o.IncludeDeleted }
 
 // Get returns the latest version of the user with the given ID.
 //
 // Errors: ErrInvalid for a malformed ID; ErrNotFound when the caller's
-// tenant has no such user, or it is deleted and IncludeDeleted is not set;
-// *ForbiddenError when the principal may not read it.
+// tenant has no such user, or it is deleted and IncludeDeleted is not set
+// (whatever its access lists say: not found wins over forbidden, so a
+// refusal never reveals a record); *ForbiddenError when the principal may
+// not read it.
 func (s *Service) Get(ctx context.Context, id string, opts *GetOptions) (*User, error) {
 	pr, err := principalFor(ctx, id)
 	if err != nil {
@@ -347,19 +367,46 @@ func (s *Service) Get(ctx context.Context, id string, opts *GetOptions) (*User, 
 	}
 	var u *User
 	err = s.store.View(ctx, func(tx storage.Tx) error {
-		u, err = readHead(tx, pr.Tenant, id)
+		u, err = s.readable(tx, pr, id, opts.includeDeleted())
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if !pr.canRead(u) {
-		return nil, &ForbiddenError{Principal: pr.ID, Target: id, Action: "read"}
-	}
-	if u.Deleted && (opts == nil || !opts.IncludeDeleted) {
-		return nil, ErrNotFound
-	}
 	return u, nil
+}
+
+// GetEmbedded is Get that also returns, read in the same snapshot, the users
+// that the record's opts.Embed fields reference and the caller may read
+// (see Page.Embedded). Errors are those of Get, and ErrInvalid for an embed
+// field that is not a reference field.
+func (s *Service) GetEmbedded(ctx context.Context, id string, opts *GetOptions) (*User, []*User, error) {
+	pr, err := principalFor(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	var fields []string
+	if opts != nil {
+		fields = opts.Embed
+	}
+	if err := checkEmbed(fields); err != nil {
+		return nil, nil, err
+	}
+	var (
+		u   *User
+		emb []*User
+	)
+	err = s.store.View(ctx, func(tx storage.Tx) error {
+		if u, err = s.readable(tx, pr, id, opts.includeDeleted()); err != nil {
+			return err
+		}
+		emb, err = embedded(tx, pr, []*User{u}, fields)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, emb, nil
 }
 
 // WriteOptions modify Patch, Delete and Restore.
@@ -368,18 +415,55 @@ type WriteOptions struct {
 	// otherwise the call fails with a *VersionMismatchError and changes
 	// nothing.
 	ExpectedVersion int64
+	// ExpectedVersions, when not empty, lists versions of which the
+	// current one must be one (an HTTP If-Match with several entity tags);
+	// together with ExpectedVersion, the current version must be among
+	// both.
+	ExpectedVersions []int64
+}
+
+// check returns ErrInvalid for a version below 1 (zero only where it
+// means "no condition").
+func (o *WriteOptions) check() error {
+	if o == nil {
+		return nil
+	}
+	if o.ExpectedVersion < 0 {
+		return fmt.Errorf("%w: expected version %d", ErrInvalid, o.ExpectedVersion)
+	}
+	for _, v := range o.ExpectedVersions {
+		if v < 1 {
+			return fmt.Errorf("%w: expected version %d", ErrInvalid, v)
+		}
+	}
+	return nil
+}
+
+// mismatch returns a *VersionMismatchError unless current satisfies o.
+func (o *WriteOptions) mismatch(current int64) error {
+	if o == nil {
+		return nil
+	}
+	if o.ExpectedVersion != 0 && o.ExpectedVersion != current {
+		return &VersionMismatchError{Expected: o.ExpectedVersion, Current: current}
+	}
+	if len(o.ExpectedVersions) > 0 && !slices.Contains(o.ExpectedVersions, current) {
+		return &VersionMismatchError{Expected: o.ExpectedVersions[0], Current: current}
+	}
+	return nil
 }
 
 // change runs one read-modify-write of a user: resolve names the user
 // inside the transaction, mutate returns the next record from the current
-// one (or the current one itself for no change).
-func (s *Service) change(ctx context.Context, resolve func(storage.Tx, *Principal) (string, error), opts *WriteOptions, mutate func(cur *User) (*User, error)) (*User, error) {
+// one (or the current one itself for no change). A deleted user is
+// ErrNotFound unless restoring (Restore's change of a deleted user).
+func (s *Service) change(ctx context.Context, resolve func(storage.Tx, *Principal) (string, error), opts *WriteOptions, restoring bool, mutate func(cur *User) (*User, error)) (*User, error) {
 	pr, err := principal(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if opts != nil && opts.ExpectedVersion < 0 {
-		return nil, fmt.Errorf("%w: expected version %d", ErrInvalid, opts.ExpectedVersion)
+	if err := opts.check(); err != nil {
+		return nil, err
 	}
 	var out *User
 	err = s.update(ctx, func(tx storage.Tx) error {
@@ -391,6 +475,12 @@ func (s *Service) change(ctx context.Context, resolve func(storage.Tx, *Principa
 		if err != nil {
 			return err
 		}
+		// Not found wins over forbidden: a deleted user the caller may not
+		// read does not exist for it, whatever the change, and one it may
+		// read exists only for Restore.
+		if cur.Deleted && (!restoring || !pr.canRead(cur)) {
+			return ErrNotFound
+		}
 		// The changed record is returned, so changing takes reading too.
 		if !pr.canModify(cur) {
 			return &ForbiddenError{Principal: pr.ID, Target: id, Action: "modify"}
@@ -398,8 +488,8 @@ func (s *Service) change(ctx context.Context, resolve func(storage.Tx, *Principa
 		if !pr.canRead(cur) {
 			return &ForbiddenError{Principal: pr.ID, Target: id, Action: "read"}
 		}
-		if opts != nil && opts.ExpectedVersion != 0 && opts.ExpectedVersion != cur.Version {
-			return &VersionMismatchError{Expected: opts.ExpectedVersion, Current: cur.Version}
+		if err := opts.mismatch(cur.Version); err != nil {
+			return err
 		}
 		next, err := mutate(cur)
 		if err != nil {
@@ -456,10 +546,7 @@ func (s *Service) patch(ctx context.Context, resolve func(storage.Tx, *Principal
 	if err := s.check(&p, false); err != nil {
 		return nil, err
 	}
-	return s.change(ctx, resolve, opts, func(cur *User) (*User, error) {
-		if cur.Deleted {
-			return nil, ErrNotFound
-		}
+	return s.change(ctx, resolve, opts, false, func(cur *User) (*User, error) {
 		return s.apply(cur, &p)
 	})
 }
@@ -491,10 +578,7 @@ func (s *Service) Delete(ctx context.Context, id string, opts *WriteOptions) (*U
 	if err != nil {
 		return nil, err
 	}
-	return s.change(ctx, resolve, opts, func(cur *User) (*User, error) {
-		if cur.Deleted {
-			return nil, ErrNotFound
-		}
+	return s.change(ctx, resolve, opts, false, func(cur *User) (*User, error) {
 		next := cur.Clone()
 		next.Deleted = true
 		return next, nil
@@ -509,7 +593,7 @@ func (s *Service) Restore(ctx context.Context, id string, opts *WriteOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	return s.change(ctx, resolve, opts, func(cur *User) (*User, error) {
+	return s.change(ctx, resolve, opts, true, func(cur *User) (*User, error) {
 		next := cur.Clone()
 		next.Deleted = false
 		return next, nil

@@ -77,7 +77,7 @@ func run(ctx context.Context, w io.Writer) error {
 		fmt.Fprintf(w, "  version %d at %s by %s, deleted %v\n", v.Version, v.VersionDatetime.Format(time.RFC3339), v.VersionAuthoredByUserID, v.Deleted)
 	}
 
-	changes, err := svc.Diff(ctx, u.ID, 1, u.Version)
+	changes, err := svc.Diff(ctx, u.ID, 1, u.Version, nil)
 	if err != nil {
 		return err
 	}

@@ -142,7 +142,7 @@ func verify(t *testing.T, dir string, acked map[string]int64) {
 		if u.Version < v {
 			t.Fatalf("user %s is at version %d, version %d was acknowledged", id, u.Version, v)
 		}
-		if _, err := svc.GetVersion(ctx, id, v); err != nil {
+		if _, err := svc.GetVersion(ctx, id, v, nil); err != nil {
 			t.Fatalf("acknowledged version %d of %s: %v", v, id, err)
 		}
 	}

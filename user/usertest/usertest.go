@@ -129,6 +129,11 @@ func Run(t *testing.T, open Opener) {
 		{"Check", testCheck},
 		{"RepeatedID", testRepeatedID},
 		{"Options", testOptions},
+		{"OptionsCopied", testOptionsCopied},
+		{"NotFoundWinsOverForbidden", testNotFoundWinsOverForbidden},
+		{"PrincipalGroups", testPrincipalGroups},
+		{"Embedded", testEmbedded},
+		{"ExpectedVersions", testExpectedVersions},
 		{"Query", testQuery},
 		{"QueryAccess", testQueryAccess},
 		{"QueryPagination", testQueryPagination},
@@ -648,7 +653,22 @@ func testHistory(t *testing.T, open Opener) {
 	if _, err := s.Delete(As(Alice), u.ID, nil); err != nil {
 		t.Fatal(err)
 	}
-	vp, err := s.Versions(As(Alice), u.ID, nil)
+	// A deleted user's history follows Get's rule (SPEC §3): not found
+	// unless deleted records are asked for.
+	if _, err := s.Versions(As(Alice), u.ID, nil); !errors.Is(err, user.ErrNotFound) {
+		t.Errorf("Versions of a deleted user = %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetVersion(As(Alice), u.ID, 1, nil); !errors.Is(err, user.ErrNotFound) {
+		t.Errorf("GetVersion of a deleted user = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Diff(As(Alice), u.ID, 1, 2, nil); !errors.Is(err, user.ErrNotFound) {
+		t.Errorf("Diff of a deleted user = %v, want ErrNotFound", err)
+	}
+	deleted := &user.GetOptions{IncludeDeleted: true}
+	if _, err := s.Diff(As(Alice), u.ID, 1, 2, deleted); err != nil {
+		t.Errorf("Diff of a deleted user with IncludeDeleted = %v", err)
+	}
+	vp, err := s.Versions(As(Alice), u.ID, &user.PageOptions{IncludeDeleted: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -665,32 +685,33 @@ func testHistory(t *testing.T, open Opener) {
 	if diff := cmp.Diff(want, got); diff != "" || total != 3 {
 		t.Errorf("Versions (total %d) (-want +got):\n%s", total, diff)
 	}
-	page, err := s.Versions(As(Alice), u.ID, &user.PageOptions{Limit: 1, Offset: 1})
+	page, err := s.Versions(As(Alice), u.ID, &user.PageOptions{Limit: 1, Offset: 1, IncludeDeleted: true})
 	if err != nil || len(page.Versions) != 1 || page.Versions[0].Version != 2 || !page.HasNext || page.Offset != 1 {
 		t.Errorf("Versions(limit 1, offset 1) = %+v, %v; want version 2 and a next page", page, err)
 	}
-	page, err = s.Versions(As(Alice), u.ID, &user.PageOptions{Limit: 1, Offset: 2})
+	page, err = s.Versions(As(Alice), u.ID, &user.PageOptions{Limit: 1, Offset: 2, IncludeDeleted: true})
 	if err != nil || len(page.Versions) != 1 || page.Versions[0].Version != 1 || page.HasNext {
 		t.Errorf("Versions(limit 1, offset 2) = %+v, %v; want version 1, the last page", page, err)
 	}
-	empty, err := s.Versions(As(Alice), u.ID, &user.PageOptions{Limit: 5, Offset: 3})
+	empty, err := s.Versions(As(Alice), u.ID, &user.PageOptions{Limit: 5, Offset: 3, IncludeDeleted: true})
 	if err != nil || len(empty.Versions) != 0 || empty.HasNext {
 		t.Errorf("Versions past the end = %+v, %v", empty, err)
 	}
-	v1, err := s.GetVersion(As(Alice), u.ID, 1)
+	v1, err := s.GetVersion(As(Alice), u.ID, 1, deleted)
 	if err != nil || v1.Language != "en-US" || v1.Version != 1 {
 		t.Errorf("GetVersion(1) = %+v, %v", v1, err)
 	}
-	v2, err := s.GetVersion(As(Alice), u.ID, 2)
+	v2, err := s.GetVersion(As(Alice), u.ID, 2, deleted)
 	if err != nil || v2.Language != "be-NL" {
 		t.Errorf("GetVersion(2) = %+v, %v", v2, err)
 	}
 	for _, bad := range []int64{0, 4, -1} {
-		if _, err := s.GetVersion(As(Alice), u.ID, bad); !errors.Is(err, user.ErrNotFound) {
+		if _, err := s.GetVersion(As(Alice), u.ID, bad, deleted); !errors.Is(err, user.ErrNotFound) {
 			t.Errorf("GetVersion(%d) = %v, want ErrNotFound", bad, err)
 		}
 	}
 	for _, o := range []user.PageOptions{{Limit: -1}, {Limit: user.MaxLimit + 1}, {Offset: -1}} {
+		o.IncludeDeleted = true
 		if _, err := s.Versions(As(Alice), u.ID, &o); !errors.Is(err, user.ErrInvalid) {
 			t.Errorf("Versions(%+v) = %v, want ErrInvalid", o, err)
 		}
@@ -710,7 +731,7 @@ func testDiff(t *testing.T, open Opener) {
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Diff(As(Admin), u.ID, 1, 3)
+	got, err := s.Diff(As(Admin), u.ID, 1, 3, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -725,14 +746,14 @@ func testDiff(t *testing.T, open Opener) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Diff(1, 3) mismatch (-want +got):\n%s", diff)
 	}
-	same, err := s.Diff(As(Admin), u.ID, 2, 2)
+	same, err := s.Diff(As(Admin), u.ID, 2, 2, nil)
 	if err != nil || len(same) != 0 {
 		t.Errorf("Diff(2, 2) = %v, %v; want no changes", same, err)
 	}
 	if _, err := s.Patch(As(Admin), u.ID, user.Patch{CounterAccount: user.Null[user.CounterAccount]()}, nil); err != nil {
 		t.Fatal(err)
 	}
-	got, err = s.Diff(As(Admin), u.ID, 3, 4)
+	got, err = s.Diff(As(Admin), u.ID, 3, 4, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -766,7 +787,7 @@ func testAccess(t *testing.T, open Opener) {
 	forbidden("Restore", err)
 	_, err = s.Versions(As(Bob), u.ID, nil)
 	forbidden("Versions", err)
-	_, err = s.GetVersion(As(Bob), u.ID, 1)
+	_, err = s.GetVersion(As(Bob), u.ID, 1, nil)
 	forbidden("GetVersion", err)
 
 	// Modifying returns the record, so it takes reading too.
@@ -820,7 +841,7 @@ func testTenants(t *testing.T, open Opener) {
 		"Delete":     func() error { _, err := s.Delete(As(Other), u.ID, nil); return err },
 		"Restore":    func() error { _, err := s.Restore(As(Other), u.ID, nil); return err },
 		"Versions":   func() error { _, err := s.Versions(As(Other), u.ID, nil); return err },
-		"GetVersion": func() error { _, err := s.GetVersion(As(Other), u.ID, 1); return err },
+		"GetVersion": func() error { _, err := s.GetVersion(As(Other), u.ID, 1, nil); return err },
 		"ByExternal": func() error { _, err := s.PatchByExternalID(As(Other), "x", user.Patch{}, nil); return err },
 	} {
 		if err := call(); !errors.Is(err, user.ErrNotFound) {
@@ -1111,6 +1132,74 @@ func testCheck(t *testing.T, open Opener) {
 	}
 	if !found {
 		t.Errorf("Check missed a stray unique entry: %v", problems)
+	}
+	if err := st.Update(ctx, func(tx storage.Tx) error { return tx.Delete([]byte("acme\x00ix\x01stray\x00")) }); err != nil {
+		t.Fatal(err)
+	}
+	testCheckDuplicateUnique(t, s, st)
+}
+
+// testCheckDuplicateUnique gives two heads of one tenant the same unique
+// values, behind the service's back, and expects Check to name both.
+func testCheckDuplicateUnique(t *testing.T, s *user.Service, st storage.Store) {
+	ctx := context.Background()
+	dup := user.Patch{Email: user.Value("dup@example.com"), ExternalID: user.Value("dup"), Phone: user.Value("+3212345678")}
+	a := mustCreate(t, s, Admin, dup)
+	// The same values in another tenant are legal; then move that user's
+	// keys into acme, keeping acme's unique entries (which name a), as a
+	// bug that skipped the uniqueness claim would leave them.
+	b := mustCreate(t, s, Other, dup)
+	from, to := Other.Tenant+"\x00", Admin.Tenant+"\x00"
+	err := st.Update(ctx, func(tx storage.Tx) error {
+		it := tx.Iterate(storage.Range{Prefix: []byte(from)})
+		defer it.Close()
+		type kv struct{ k, v []byte }
+		var moved []kv
+		for it.Next() {
+			v, err := it.Value()
+			if err != nil {
+				return err
+			}
+			if strings.Contains(string(it.Key()), b.ID) || string(v) == b.ID {
+				moved = append(moved, kv{append([]byte(to), it.Key()[len(from):]...), v})
+			}
+		}
+		if err := it.Err(); err != nil {
+			return err
+		}
+		it.Close()
+		for _, p := range moved {
+			if _, err := tx.Get(p.k); err == nil {
+				continue // a's unique entry: keep it
+			}
+			if err := tx.Set(p.k, p.v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems, err := user.Check(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range problems {
+		if p.Tenant == Admin.Tenant && (p.UserID == a.ID || p.UserID == b.ID) {
+			for _, field := range []string{"email", "external_id", "phone"} {
+				if strings.HasPrefix(p.Msg, field+" ") && strings.Contains(p.Msg, "also held by") {
+					got = append(got, p.UserID+" "+field)
+				}
+			}
+		}
+	}
+	slices.Sort(got)
+	want := []string{a.ID + " email", a.ID + " external_id", a.ID + " phone", b.ID + " email", b.ID + " external_id", b.ID + " phone"}
+	slices.Sort(want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Check of two users holding one unique value (-want +got):\n%s\nall problems: %v", diff, problems)
 	}
 }
 
