@@ -30,8 +30,9 @@ func (p Problem) String() string {
 // decodes; every user has every version from 1 to its head, each decoding to
 // that user and version, and the newest equal to the head; every index entry
 // belongs to an existing user's current value (and a unique field's entry
-// names that user); every user has all its index entries; and no unique
-// value is held by two users. It returns the
+// names that user) and carries that user's state (live or deleted); every
+// user has all its index entries, its readable_by entries included; and no
+// unique value is held by two users. It returns the
 // problems found, sorted (none for a healthy store), or the error that
 // stopped it.
 //
@@ -128,24 +129,17 @@ func (c *checker) head(id string, v []byte) {
 		return
 	}
 	c.heads[id] = u
-	for _, f := range indexedFields {
-		val, ok := f.value(u)
-		if !f.stored(!ok) {
-			continue
-		}
-		e := entry{owner: id}
-		if f.unique && ok {
-			e.value = id
-		}
-		k := string(f.key(*c.tenant, val, !ok, id))
+	for _, e := range entries(nil, *c.tenant, u) {
+		k := string(e.key)
 		if prev, dup := c.expected[k]; dup {
 			// Two heads hold one unique value: the store's entry can name
 			// only one of them, and an indexed query misses the other.
-			c.add(*c.tenant, id, fmt.Sprintf("%s %q is also held by user %s", f.name, val, prev.owner))
-			c.add(*c.tenant, prev.owner, fmt.Sprintf("%s %q is also held by user %s", f.name, val, id))
+			name, val := e.claims.name, strings.TrimSuffix(k[len(*c.tenant)+4:], "\x00")
+			c.add(*c.tenant, id, fmt.Sprintf("%s %q is also held by user %s", name, val, prev.owner))
+			c.add(*c.tenant, prev.owner, fmt.Sprintf("%s %q is also held by user %s", name, val, id))
 			continue
 		}
-		c.expected[k] = e
+		c.expected[k] = entry{owner: id, value: string(e.value)}
 	}
 }
 
@@ -177,7 +171,8 @@ func (c *checker) version(rest, v []byte) {
 }
 
 // entry is what Check expects of one index entry: the user it belongs to
-// and the value it holds (that user's ID for a unique field, else empty).
+// and the value it holds (that user's ID and state for a unique field, else
+// empty).
 type entry struct{ owner, value string }
 
 func (c *checker) index(k, v []byte) {

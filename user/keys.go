@@ -5,18 +5,24 @@ import (
 	"strings"
 )
 
-// Key layout. Every key starts with the tenant and a 0x00 byte (tenants may
-// not contain control characters), so a tenant's keys form one prefix and
-// tenants never see each other's data. After the tenant prefix:
+// Key layout (format 2). Every key starts with the tenant and a 0x00 byte
+// (tenants may not contain control characters), so a tenant's keys form one
+// prefix and tenants never see each other's data. After the tenant prefix:
 //
-//	h <id>                            → the head: the latest version's record
-//	v <id> <version uint64 BE>        → one immutable version's record
-//	i <field> 0x01 <value> 0x00 <id>  → empty: an index entry
-//	i <field> 0x01 <value> 0x00       → <id>: the index entry of a unique field
-//	i <field> 0x00 <id>               → empty: the entry of a null value
-//	                                     (not for unique fields, which are
-//	                                     sparse: a user without an email
-//	                                     costs no key)
+//	h <id>                                  → the head: the latest version's record
+//	v <id> <version uint64 BE>              → one immutable version's record
+//	i <field> 0x01 <value> 0x00 <id> <st>   → empty: an index entry
+//	i <field> 0x01 <value> 0x00             → <id> <st>: the entry of a unique field
+//	i <field> 0x00 <id> <st>                → empty: the entry of a null value
+//	                                           (not for unique fields, which are
+//	                                           sparse: a user without an email
+//	                                           costs no key)
+//	i r 0x01 <entity> 0x00 <id> <st>        → empty: one readable_by entry
+//
+// <st> is the user's state, stLive or stDeleted: every entry carries it, so
+// a count over an index range is a key-only scan (the unique entries carry
+// it in their short value) and never reads a record, and deleted users are
+// skipped without being read. Delete and Restore rewrite the entries.
 //
 // A unique field's entry for a value is one point key holding the owner's
 // ID: claiming a value is a Get and a Set of that key, so a store's conflict
@@ -26,7 +32,13 @@ import (
 // language's order and the null entries come first. Values are bounded by
 // validation (names ≤ 128 runes, email ≤ 254 bytes, external_id ≤ 64) and
 // contain no 0x00, so every key is unambiguous and far below
-// storage.MaxKeySize; tenants are at most 64 bytes.
+// storage.MaxKeySize; tenants are at most 64 bytes, access lists hold entity
+// IDs. An entry holds the whole value, never a prefix of it, so an index
+// range answers eq and prefix predicates exactly.
+//
+// The readable_by entries let a principal that is not an administrator
+// start from what it may read: the entries of its ID and of its groups name
+// every user it may read, without reading one record.
 const (
 	kindHead    = 'h'
 	kindVersion = 'v'
@@ -41,7 +53,21 @@ const (
 	fieldStatus     = 's'
 	fieldFirstName  = 'f'
 	fieldLastName   = 'l'
+	fieldReadableBy = 'r'
 )
+
+// The state byte that ends every index entry (see the key layout).
+const (
+	stLive    = 0
+	stDeleted = 1
+)
+
+func stateOf(u *User) byte {
+	if u.Deleted {
+		return stDeleted
+	}
+	return stLive
+}
 
 // indexedField describes one field with secondary index entries.
 type indexedField struct {
@@ -61,13 +87,13 @@ var indexedFields = []indexedField{
 	{fieldLastName, "last_name", false, true, func(u *User) *string { return u.LastName }},
 }
 
-func indexedFieldByName(name string) (indexedField, bool) {
-	for _, f := range indexedFields {
-		if f.name == name {
-			return f, true
+func indexedFieldByName(name string) (*indexedField, bool) {
+	for i := range indexedFields {
+		if indexedFields[i].name == name {
+			return &indexedFields[i], true
 		}
 	}
-	return indexedField{}, false
+	return nil, false
 }
 
 // value returns the field's indexed form for u, or "" and false for null.
@@ -136,40 +162,87 @@ func indexNullPrefix(tenant string, field byte) []byte {
 // every value, but null only for fields that are not unique.
 func (f indexedField) stored(null bool) bool { return !null || !f.unique }
 
-// appendKey appends the key of f's index entry for value v (or for null)
-// of user id.
-func (f indexedField) appendKey(b []byte, tenant, v string, null bool, id string) []byte {
-	b = appendTenant(b, tenant, kindIndex)
-	if null {
-		b = append(b, f.b, 0)
-		return append(b, id...)
-	}
-	b = append(b, f.b, 1)
-	b = append(b, v...)
-	b = append(b, 0)
-	if f.unique {
-		return b
-	}
-	return append(b, id...)
+// indexEntry is one index entry of a head: its key, the value it holds
+// (the owner's ID and state for a unique field's entry, else empty), and
+// the field whose unique value it claims (nil for other entries).
+type indexEntry struct {
+	key, value []byte
+	claims     *indexedField
 }
 
-// key returns the key of f's index entry for value v (or null) of user id.
-func (f indexedField) key(tenant, v string, null bool, id string) []byte {
-	return f.appendKey(nil, tenant, v, null, id)
-}
-
-// entryID returns the user ID an index entry names: its value for a
-// unique field's value entry, else the end of its key.
-func entryID(k, v []byte) string {
-	if len(v) > 0 {
-		return string(v)
+// entries appends the index entries of u to dst, their keys and values
+// in one new buffer.
+func entries(dst []indexEntry, tenant string, u *User) []indexEntry {
+	st := stateOf(u)
+	n := (len(tenant) + 2 + 2 + idLen + 1 + 64) * (len(indexedFields) + len(u.ReadableBy))
+	buf := make([]byte, 0, n)
+	// Each key is a capped slice of buf, so a later append (which may
+	// move buf) never changes an earlier key.
+	cut := func(b []byte, from int) []byte { buf = b; return b[from:len(b):len(b)] }
+	for i := range indexedFields {
+		f := &indexedFields[i]
+		v, ok := f.value(u)
+		if !f.stored(!ok) {
+			continue
+		}
+		from := len(buf)
+		b := appendTenant(buf, tenant, kindIndex)
+		if !ok {
+			b = append(b, f.b, 0)
+			b = append(b, u.ID...)
+			b = append(b, st)
+			dst = append(dst, indexEntry{key: cut(b, from)})
+			continue
+		}
+		b = append(b, f.b, 1)
+		b = append(b, v...)
+		b = append(b, 0)
+		if f.unique {
+			k := cut(b, from)
+			from = len(buf)
+			b = append(buf, u.ID...)
+			b = append(b, st)
+			dst = append(dst, indexEntry{key: k, value: cut(b, from), claims: f})
+			continue
+		}
+		b = append(b, u.ID...)
+		b = append(b, st)
+		dst = append(dst, indexEntry{key: cut(b, from)})
 	}
-	return string(k[len(k)-idLen:])
+	for _, e := range u.ReadableBy {
+		from := len(buf)
+		b := appendTenant(buf, tenant, kindIndex)
+		b = append(b, fieldReadableBy, 1)
+		b = append(b, e...)
+		b = append(b, 0)
+		b = append(b, u.ID...)
+		b = append(b, st)
+		dst = append(dst, indexEntry{key: cut(b, from)})
+	}
+	return dst
 }
 
-// needsValue reports whether the ID of entry k of field f is in its value.
-func (f indexedField) needsValue(k []byte) bool {
-	return f.unique && k[len(k)-1] == 0
+// uniqueKey returns the key of the unique entry of value v of field f.
+func (f indexedField) uniqueKey(tenant, v string) []byte {
+	return indexValuePrefix(tenant, f.b, v, true)
+}
+
+// readablePrefix is the prefix of the readable_by entries naming entity.
+func readablePrefix(tenant, entity string) []byte {
+	return indexValuePrefix(tenant, fieldReadableBy, entity, true)
+}
+
+// entryOwner returns the user ID and state an index entry names: from its
+// value for a unique field's entry (unique), else from the end of its key.
+func entryOwner(k, v []byte, unique bool) (id []byte, st byte, ok bool) {
+	b := k
+	if unique {
+		b = v
+	}
+	if len(b) < idLen+1 {
+		return nil, 0, false
+	}
+	return b[len(b)-idLen-1 : len(b)-1], b[len(b)-1], true
 }
 
 // idLen is the length of a user ID: "U" and a 26-character ULID.

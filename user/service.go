@@ -1,6 +1,7 @@
 package user
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -272,39 +273,31 @@ func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
 			return err
 		}
 	}
-	// One buffer holds every key of the write; each key is a capped slice
-	// of it, so a later append never changes an earlier key.
-	buf := make([]byte, 0, 1024)
-	key := func(b []byte) []byte {
-		k := b[len(buf):len(b):len(b)]
-		buf = b
-		return k
+	// Only the entries that differ are written: a patch that leaves the
+	// indexed fields and the state alone writes none.
+	var old []indexEntry
+	if prev != nil {
+		old = entries(make([]indexEntry, 0, 8+len(prev.ReadableBy)), tenant, prev)
 	}
-	for _, f := range indexedFields {
-		nv, nok := f.value(next)
-		if prev != nil {
-			pv, pok := f.value(prev)
-			if pv == nv && pok == nok {
-				continue
-			}
-			if f.stored(!pok) {
-				if err := tx.Delete(key(f.appendKey(buf, tenant, pv, !pok, prev.ID))); err != nil {
-					return err
-				}
-			}
-		}
-		if !f.stored(!nok) {
-			continue
-		}
-		k := key(f.appendKey(buf, tenant, nv, !nok, next.ID))
-		var v []byte
-		if f.unique && nok {
-			if err := claim(tx, f, k, next.ID); err != nil {
+	cur := entries(make([]indexEntry, 0, 8+len(next.ReadableBy)), tenant, next)
+	for _, o := range old {
+		if !slices.ContainsFunc(cur, func(e indexEntry) bool { return bytes.Equal(e.key, o.key) }) {
+			if err := tx.Delete(o.key); err != nil {
 				return err
 			}
-			v = []byte(next.ID)
 		}
-		if err := tx.Set(k, v); err != nil {
+	}
+	for _, e := range cur {
+		i := slices.IndexFunc(old, func(o indexEntry) bool { return bytes.Equal(e.key, o.key) })
+		if i >= 0 && bytes.Equal(old[i].value, e.value) {
+			continue
+		}
+		if i < 0 && e.claims != nil {
+			if err := claim(tx, e.claims, e.key, next.ID); err != nil {
+				return err
+			}
+		}
+		if err := tx.Set(e.key, e.value); err != nil {
 			return err
 		}
 	}
@@ -317,11 +310,13 @@ func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
 
 // claim fails with a *ConflictError when the unique entry k of field f
 // belongs to a user other than id.
-func claim(tx storage.Tx, f indexedField, k []byte, id string) error {
-	owner, err := tx.Get(k)
+func claim(tx storage.Tx, f *indexedField, k []byte, id string) error {
+	v, err := tx.Get(k)
 	switch {
-	case err == nil && string(owner) != id:
-		return &ConflictError{Field: f.name, Reason: ReasonDuplicate}
+	case err == nil:
+		if owner, _, ok := entryOwner(k, v, true); !ok || string(owner) != id {
+			return &ConflictError{Field: f.name, Reason: ReasonDuplicate}
+		}
 	case err != nil && !errors.Is(err, storage.ErrNotFound):
 		return err
 	}
@@ -331,9 +326,10 @@ func claim(tx storage.Tx, f indexedField, k []byte, id string) error {
 // claimable fails with a *ConflictError when a unique value of u belongs to
 // another user.
 func claimable(tx storage.Tx, tenant string, u *User) error {
-	for _, f := range indexedFields {
+	for i := range indexedFields {
+		f := &indexedFields[i]
 		if v, ok := f.value(u); ok && f.unique {
-			if err := claim(tx, f, f.key(tenant, v, false, u.ID), u.ID); err != nil {
+			if err := claim(tx, f, f.uniqueKey(tenant, v), u.ID); err != nil {
 				return err
 			}
 		}
@@ -562,11 +558,19 @@ func (s *Service) PatchByExternalID(ctx context.Context, externalID string, p Pa
 	}
 	f, _ := indexedFieldByName("external_id")
 	return s.patch(ctx, func(tx storage.Tx, pr *Principal) (string, error) {
-		id, err := tx.Get(f.key(pr.Tenant, externalID, false, ""))
+		k := f.uniqueKey(pr.Tenant, externalID)
+		v, err := tx.Get(k)
 		if errors.Is(err, storage.ErrNotFound) {
 			return "", ErrNotFound
 		}
-		return string(id), err
+		if err != nil {
+			return "", err
+		}
+		id, _, ok := entryOwner(k, v, true)
+		if !ok {
+			return "", fmt.Errorf("user: corrupt index: entry %q holds %q", k, v)
+		}
+		return string(id), nil
 	}, p, opts)
 }
 

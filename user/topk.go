@@ -3,14 +3,14 @@ package user
 // topK keeps the k first users of a stream in an order, in O(k) memory: a
 // max-heap whose root is the last of the kept users, so a newcomer only
 // has to beat the root.
-type topK struct {
+type topK[T any] struct {
 	k    int
-	cmp  func(a, b *User) int
-	heap []*User
+	cmp  func(a, b T) int
+	heap []T
 }
 
 // add offers u to the set.
-func (t *topK) add(u *User) {
+func (t *topK[T]) add(u T) {
 	if t.k <= 0 {
 		return
 	}
@@ -25,7 +25,7 @@ func (t *topK) add(u *User) {
 	}
 }
 
-func (t *topK) up(i int) {
+func (t *topK[T]) up(i int) {
 	h := t.heap
 	for i > 0 {
 		parent := (i - 1) / 2
@@ -37,7 +37,7 @@ func (t *topK) up(i int) {
 	}
 }
 
-func (t *topK) down(i int) {
+func (t *topK[T]) down(i int) {
 	h := t.heap
 	for {
 		largest := i
@@ -55,8 +55,8 @@ func (t *topK) down(i int) {
 }
 
 // sorted returns the kept users in order, emptying the set.
-func (t *topK) sorted() []*User {
-	out := make([]*User, len(t.heap))
+func (t *topK[T]) sorted() []T {
+	out := make([]T, len(t.heap))
 	for i := len(t.heap) - 1; i >= 0; i-- {
 		out[i] = t.heap[0]
 		last := len(t.heap) - 1

@@ -16,7 +16,7 @@ func TestTopK(t *testing.T) {
 	for round := range 200 {
 		n, k := rng.IntN(50), rng.IntN(20)
 		var all []*User
-		top := &topK{k: k, cmp: byID}
+		top := &topK[*User]{k: k, cmp: byID}
 		for range n {
 			u := &User{ID: fmt.Sprintf("%03d", rng.IntN(100))}
 			all = append(all, u)

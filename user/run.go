@@ -1,0 +1,505 @@
+package user
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/userkit/userkit/storage"
+)
+
+// This file runs a planned query (plan.go) in one read transaction.
+
+// run is the state of one query execution.
+type run struct {
+	ctx   context.Context // watched every few thousand users read
+	seen  int
+	c     *compiled
+	pr    *Principal
+	opts  QueryOptions
+	count int
+	page  []*User
+	top   *topK[*User] // the first offset+limit matches, when they must be sorted
+	// readable holds the IDs a principal that is not an administrator
+	// may read (and that are live, unless deleted users are asked for),
+	// from its readable_by entries; nil when not collected (an
+	// administrator, or more than maxReadableSet entries).
+	readable map[string]struct{}
+}
+
+// maxReadableSet bounds the readable set a query collects for a principal
+// that is not an administrator: beyond it (a principal who may read most
+// of a large tenant), the set would cost more memory than it saves reads,
+// and access is checked on each record instead.
+const maxReadableSet = 50_000
+
+// exec runs the query in tx. Which path depends on the plan and on the
+// principal:
+//
+//   - an index plan whose entries name exactly the matches, without
+//     orderby, counts from the entries alone and reads only the page's
+//     records (for a principal that is not an administrator, the entries
+//     are intersected with its readable set, so it needs that set);
+//   - any other index plan reads the records its entries name, skipping
+//     deleted and unreadable ones by their entries, and checks each;
+//   - a deep sorted page walks an index in order;
+//   - a scan reads the readable set's records when there is one, else
+//     every record of the tenant.
+func (r *run) exec(tx storage.Tx, walk bool) error {
+	if !r.pr.Admin {
+		if err := r.collectReadable(tx); err != nil {
+			return err
+		}
+	}
+	known := r.pr.Admin || r.readable != nil
+	switch {
+	case r.c.ix != nil && r.c.exact && known && !r.sorted():
+		if r.c.stream {
+			return r.countStream(tx)
+		}
+		return r.countSets(tx)
+	case r.c.ix != nil:
+		ids, err := r.idsOf(tx, r.c.ix)
+		if err != nil {
+			return err
+		}
+		return r.check(tx, ids)
+	case walk:
+		return r.ordered(tx)
+	case r.readable != nil:
+		ids := make([]string, 0, len(r.readable))
+		for id := range r.readable {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		return r.check(tx, ids)
+	default:
+		return r.scan(tx)
+	}
+}
+
+// wants reports whether an entry's state and user ID can be a match:
+// live (or deleted users asked for) and readable as far as the readable
+// set knows.
+func (r *run) wants(id []byte, st byte) bool {
+	if st != stLive && !r.opts.IncludeDeleted {
+		return false
+	}
+	if r.readable != nil {
+		_, ok := r.readable[string(id)]
+		return ok
+	}
+	return true
+}
+
+// collectReadable fills r.readable from the readable_by entries of the
+// principal's ID and groups, a key-only read, unless there are more than
+// maxReadableSet.
+func (r *run) collectReadable(tx storage.Tx) error {
+	set := make(map[string]struct{})
+	for _, entity := range append([]string{r.pr.ID}, r.pr.Groups...) {
+		it := storage.IterateKeys(tx, storage.Range{Prefix: readablePrefix(r.pr.Tenant, entity)})
+		for it.Next() {
+			if err := r.cancelled(); err != nil {
+				it.Close()
+				return err
+			}
+			id, st, ok := entryOwner(it.Key(), nil, false)
+			if !ok {
+				it.Close()
+				return fmt.Errorf("user: corrupt index: malformed readable_by entry %q", it.Key())
+			}
+			if st == stLive || r.opts.IncludeDeleted {
+				set[string(id)] = struct{}{}
+			}
+			if len(set) > maxReadableSet {
+				it.Close()
+				return nil
+			}
+		}
+		err := it.Err()
+		it.Close()
+		if err != nil {
+			return err
+		}
+	}
+	r.readable = set
+	return nil
+}
+
+// entriesOf iterates the entries of one index range: keys only, but with
+// values for a unique field, whose entries hold their owner in the value.
+func entriesOf(tx storage.Tx, tenant string, rg indexRange) storage.Iterator {
+	rng := storage.Range{Prefix: rg.bounds(tenant)}
+	if rg.f.unique && !rg.null {
+		return tx.Iterate(rng)
+	}
+	return storage.IterateKeys(tx, rng)
+}
+
+// owner returns the user ID and state named by the iterator's entry of rg.
+func owner(it storage.Iterator, rg indexRange) ([]byte, byte, error) {
+	unique := rg.f.unique && !rg.null
+	var v []byte
+	if unique {
+		var err error
+		if v, err = it.Value(); err != nil {
+			return nil, 0, err
+		}
+	}
+	id, st, ok := entryOwner(it.Key(), v, unique)
+	if !ok {
+		return nil, 0, fmt.Errorf("user: corrupt index: malformed entry %q", it.Key())
+	}
+	return id, st, nil
+}
+
+// countStream counts the entries of a plan whose ranges no user is in
+// twice, keeping the IDs of the first offset+limit in a bounded heap, and
+// reads only the page's records.
+func (r *run) countStream(tx storage.Tx) error {
+	top := &topK[string]{k: r.opts.Offset + r.opts.Limit, cmp: strings.Compare}
+	for _, rg := range r.c.ix.ranges() {
+		it := entriesOf(tx, r.pr.Tenant, rg)
+		for it.Next() {
+			if err := r.cancelled(); err != nil {
+				it.Close()
+				return err
+			}
+			id, st, err := owner(it, rg)
+			if err != nil {
+				it.Close()
+				return err
+			}
+			if !r.wants(id, st) {
+				continue
+			}
+			r.count++
+			// Only an ID that enters the heap becomes a string.
+			if len(top.heap) < top.k || string(id) < top.heap[0] {
+				top.add(string(id))
+			}
+		}
+		err := it.Err()
+		it.Close()
+		if err != nil {
+			return err
+		}
+	}
+	first := top.sorted()
+	return r.readPage(tx, first[min(r.opts.Offset, len(first)):])
+}
+
+// countSets evaluates an exact plan into its sorted IDs, counts them and
+// reads only the page's records.
+func (r *run) countSets(tx storage.Tx) error {
+	ids, err := r.idsOf(tx, r.c.ix)
+	if err != nil {
+		return err
+	}
+	r.count = len(ids)
+	from := min(r.opts.Offset, len(ids))
+	return r.readPage(tx, ids[from:min(from+r.opts.Limit, len(ids))])
+}
+
+// idsOf returns the sorted, distinct IDs that n's entries name and that
+// r.wants.
+func (r *run) idsOf(tx storage.Tx, n *ixNode) ([]string, error) {
+	var ids []string
+	switch n.op {
+	case ixRange:
+		it := entriesOf(tx, r.pr.Tenant, n.r)
+		defer it.Close()
+		for it.Next() {
+			if err := r.cancelled(); err != nil {
+				return nil, err
+			}
+			id, st, err := owner(it, n.r)
+			if err != nil {
+				return nil, err
+			}
+			if r.wants(id, st) {
+				ids = append(ids, string(id))
+			}
+		}
+		if err := it.Err(); err != nil {
+			return nil, err
+		}
+	case ixUnion:
+		for _, k := range n.kids {
+			kid, err := r.idsOf(tx, k)
+			if err != nil {
+				return nil, err
+			}
+			ids = append(ids, kid...)
+		}
+	default:
+		for i, k := range n.kids {
+			kid, err := r.idsOf(tx, k)
+			if err != nil {
+				return nil, err
+			}
+			if i == 0 {
+				ids = kid
+			} else {
+				ids = intersect(ids, kid)
+			}
+		}
+		return ids, nil
+	}
+	slices.Sort(ids) // a prefix range is in value order, a union in none
+	return slices.Compact(ids), nil
+}
+
+// intersect returns the IDs in both sorted lists, reusing a's memory.
+func intersect(a, b []string) []string {
+	out := a[:0]
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch c := strings.Compare(a[i], b[j]); {
+		case c < 0:
+			i++
+		case c > 0:
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+// readBatch is how many heads one batched read asks for.
+const readBatch = 128
+
+// heads reads the heads of ids with batched reads and passes each, decoded,
+// to fn. An ID without a head is a corrupt index.
+func (r *run) heads(tx storage.Tx, ids []string, fn func(*User) error) error {
+	keys := make([][]byte, 0, min(len(ids), readBatch))
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), readBatch)]
+		ids = ids[len(batch):]
+		keys = keys[:0]
+		for _, id := range batch {
+			keys = append(keys, headKey(r.pr.Tenant, id))
+		}
+		values, err := storage.GetMany(tx, keys)
+		if err != nil {
+			return err
+		}
+		for i, b := range values {
+			if err := r.cancelled(); err != nil {
+				return err
+			}
+			if b == nil {
+				return fmt.Errorf("user: corrupt index: an entry names user %s, which has no head", batch[i])
+			}
+			u, err := decode(b)
+			if err != nil {
+				return err
+			}
+			if err := fn(u); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// readPage reads the page's records, whose IDs an exact plan found, and
+// checks that each is indeed a match.
+func (r *run) readPage(tx storage.Tx, ids []string) error {
+	return r.heads(tx, ids, func(u *User) error {
+		if (u.Deleted && !r.opts.IncludeDeleted) || !r.pr.canRead(u) || !r.c.prog.Match(record{u}) {
+			return fmt.Errorf("user: corrupt index: an entry names user %s, which does not match", u.ID)
+		}
+		r.page = append(r.page, u)
+		return nil
+	})
+}
+
+// check reads the records of candidate IDs (in ID order) and keeps those
+// that match.
+func (r *run) check(tx storage.Tx, ids []string) error {
+	keepAll := r.sorted()
+	err := r.heads(tx, ids, func(u *User) error {
+		r.consider(u, keepAll)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.finish()
+	return nil
+}
+
+// cancelled returns the context's error, looking at it every 4,096 users
+// read, so a long scan stops soon after its caller has gone.
+func (r *run) cancelled() error {
+	r.seen++
+	if r.seen%4096 != 0 {
+		return nil
+	}
+	return r.ctx.Err()
+}
+
+// consider checks one decoded user and keeps it when it matches.
+func (r *run) consider(u *User, keepAll bool) {
+	if u.Deleted && !r.opts.IncludeDeleted {
+		return
+	}
+	if !r.pr.canRead(u) || !r.c.prog.Match(record{u}) {
+		return
+	}
+	if keepAll {
+		r.keep(u)
+	} else if r.count >= r.opts.Offset && len(r.page) < r.opts.Limit {
+		r.page = append(r.page, u)
+	}
+	r.count++
+}
+
+// sorted reports whether the query has an orderby, so matches must be
+// collected and sorted.
+func (r *run) sorted() bool { return len(r.c.prog.Query().OrderBy) > 0 }
+
+// keep offers a match to the sorted set of the first offset+limit.
+func (r *run) keep(u *User) {
+	if r.top == nil {
+		prog := r.c.prog
+		r.top = &topK[*User]{k: r.opts.Offset + r.opts.Limit, cmp: func(a, b *User) int {
+			if c := prog.Compare(record{a}, record{b}); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		}}
+	}
+	r.top.add(u)
+}
+
+// finish cuts the page out of the sorted matches.
+func (r *run) finish() {
+	if r.top == nil {
+		return
+	}
+	first := r.top.sorted()
+	r.page = first[min(r.opts.Offset, len(first)):]
+	r.top = nil
+}
+
+// scan reads every head of the tenant in ID order.
+func (r *run) scan(tx storage.Tx) error {
+	it := tx.Iterate(storage.Range{Prefix: headPrefix(r.pr.Tenant)})
+	defer it.Close()
+	keepAll := r.sorted()
+	for it.Next() {
+		if err := r.cancelled(); err != nil {
+			return err
+		}
+		b, err := it.Value()
+		if err != nil {
+			return err
+		}
+		if !keepAll {
+			if err := r.take(b); err != nil {
+				return err
+			}
+			continue
+		}
+		u, err := decode(b)
+		if err != nil {
+			return err
+		}
+		r.consider(u, true)
+	}
+	if err := it.Err(); err != nil {
+		return err
+	}
+	r.finish()
+	return nil
+}
+
+// take considers the next encoded record of a stream that is already in the
+// query's order. Outside the page, when neither access nor a filter depends
+// on the record (an administrator's query without a filter), only its
+// deleted flag is read: counting costs no decoding.
+func (r *run) take(b []byte) error {
+	inPage := r.count >= r.opts.Offset && len(r.page) < r.opts.Limit
+	if !inPage && r.pr.Admin && r.c.prog.Query().Filter == nil {
+		deleted, err := peekDeleted(b)
+		if err != nil {
+			return err
+		}
+		if !deleted || r.opts.IncludeDeleted {
+			r.count++
+		}
+		return nil
+	}
+	u, err := decode(b)
+	if err != nil {
+		return err
+	}
+	r.consider(u, false)
+	return nil
+}
+
+
+// ordered walks one field's index in the requested order. Entries of equal
+// value come in ID order going forward; going backward they are buffered
+// and replayed so that ties still break on ID ascending. Entries whose
+// state or user the query cannot want are skipped without a read.
+func (r *run) ordered(tx storage.Tx) error {
+	w := r.c.walk
+	it := storage.IterateKeys(tx, storage.Range{Prefix: indexFieldPrefix(r.pr.Tenant, w.f.b), Reverse: w.desc})
+	defer it.Close()
+	var group []string // IDs of one value, in reverse ID order
+	var groupValue []byte
+	flush := func() error {
+		for i := len(group) - 1; i >= 0; i-- {
+			if err := r.cancelled(); err != nil {
+				return err
+			}
+			b, err := tx.Get(headKey(r.pr.Tenant, group[i]))
+			if err != nil {
+				return fmt.Errorf("user: corrupt index: an entry names user %s: %v", group[i], err)
+			}
+			if err := r.take(b); err != nil {
+				return err
+			}
+		}
+		group = group[:0]
+		return nil
+	}
+	for it.Next() {
+		k := it.Key()
+		id, st, ok := entryOwner(k, nil, false)
+		if !ok {
+			return fmt.Errorf("user: corrupt index: malformed entry %q", k)
+		}
+		if !w.desc {
+			if r.wants(id, st) {
+				group = append(group[:0], string(id))
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		v := k[:len(k)-idLen-1]
+		if !bytes.Equal(v, groupValue) {
+			if err := flush(); err != nil {
+				return err
+			}
+			groupValue = append(groupValue[:0], v...)
+		}
+		if r.wants(id, st) {
+			group = append(group, string(id))
+		}
+	}
+	if err := it.Err(); err != nil {
+		return err
+	}
+	return flush()
+}
