@@ -187,7 +187,7 @@ func (d *decoder) string() string {
 // lists decodes the lists written by appendLists into dst, from one
 // backing array; each list's capacity is its length, so appending to one
 // never overwrites the next.
-func (d *decoder) lists(dst ...*[]string) {
+func (d *decoder) lists(backing *[]string, dst ...*[]string) {
 	var counts [3]uint64
 	var total uint64
 	for i := range dst {
@@ -199,14 +199,23 @@ func (d *decoder) lists(dst ...*[]string) {
 		d.err = errCorrupt
 		return
 	}
-	backing := make([]string, total)
-	for i := range backing {
-		backing[i] = d.string()
+	var all []string
+	if backing != nil && uint64(cap(*backing)) >= total {
+		all = (*backing)[:total]
+	} else {
+		all = make([]string, total)
+		if backing != nil {
+			*backing = all
+		}
+	}
+	for i := range all {
+		all[i] = d.string()
 	}
 	off := uint64(0)
 	for i, l := range dst {
+		*l = nil
 		if counts[i] > 0 {
-			*l = backing[off : off+counts[i] : off+counts[i]]
+			*l = all[off : off+counts[i] : off+counts[i]]
 		}
 		off += counts[i]
 	}
@@ -222,14 +231,34 @@ type recordBlock struct {
 // User's strings share its memory, so b must never change afterwards. Every
 // caller passes a value a store returned, which belongs to the caller.
 func decode(b []byte) (*User, error) {
+	return decodeInto(new(recordBlock), nil, b)
+}
+
+// scratch decodes records into memory it reuses, for a caller that only
+// looks at each record before the next (a query checking candidates): a
+// record that does not match then costs no allocation. A User it returns is
+// valid until its next decode.
+type scratch struct {
+	block   recordBlock
+	backing []string
+}
+
+func (s *scratch) decode(b []byte) (*User, error) {
+	s.block = recordBlock{}
+	return decodeInto(&s.block, &s.backing, b)
+}
+
+// decodeInto decodes into block, and the lists into *backing when it is
+// large enough (a nil backing allocates).
+func decodeInto(block *recordBlock, backing *[]string, b []byte) (*User, error) {
 	if len(b) == 0 || b[0] != formatV1 {
 		if len(b) == 0 {
 			return nil, errCorrupt
 		}
 		return nil, fmt.Errorf("%w: unknown format %d", errCorrupt, b[0])
 	}
-	// One allocation holds the User, its nullable strings and its account.
-	block := new(recordBlock)
+	// One allocation (block) holds the User, its nullable strings and its
+	// account.
 	// The strings alias b: decode owns it (see its doc), so no copy.
 	d := decoder{s: unsafe.String(unsafe.SliceData(b), len(b)), off: 1}
 	bits := d.uvarint()
@@ -264,7 +293,7 @@ func decode(b []byte) (*User, error) {
 	}
 	u.BrokerageUserID = opt(5, hasBrokerageUserID)
 	u.IDPUserID = opt(6, hasIDPUserID)
-	d.lists(&u.FeatureFlags, &u.ReadableBy, &u.ModifiableBy)
+	d.lists(backing, &u.FeatureFlags, &u.ReadableBy, &u.ModifiableBy)
 	u.CreationDatetime = time.Unix(0, d.varint()).UTC()
 	u.Version = int64(d.uvarint())
 	u.VersionDatetime = time.Unix(0, d.varint()).UTC()

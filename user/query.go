@@ -280,4 +280,3 @@ func (s *Service) Query(ctx context.Context, q string, opts *QueryOptions) (*Pag
 	}
 	return &Page{Users: r.page, Count: r.count, Offset: o.Offset, HasNext: o.Offset+len(r.page) < r.count, Embedded: emb}, nil
 }
-

@@ -27,6 +27,7 @@ type run struct {
 	// from its readable_by entries; nil when not collected (an
 	// administrator, or more than maxReadableSet entries).
 	readable map[string]struct{}
+	sc       scratch // see offer
 }
 
 // maxReadableSet bounds the readable set a query collects for a principal
@@ -275,8 +276,20 @@ func intersect(a, b []string) []string {
 const readBatch = 128
 
 // heads reads the heads of ids with batched reads and passes each, decoded,
-// to fn. An ID without a head is a corrupt index.
+// to fn.
 func (r *run) heads(tx storage.Tx, ids []string, fn func(*User) error) error {
+	return r.raw(tx, ids, func(b []byte) error {
+		u, err := decode(b)
+		if err != nil {
+			return err
+		}
+		return fn(u)
+	})
+}
+
+// raw reads the heads of ids with batched reads and passes each encoded
+// record to fn. An ID without a head is a corrupt index.
+func (r *run) raw(tx storage.Tx, ids []string, fn func([]byte) error) error {
 	keys := make([][]byte, 0, min(len(ids), readBatch))
 	for len(ids) > 0 {
 		batch := ids[:min(len(ids), readBatch)]
@@ -296,11 +309,7 @@ func (r *run) heads(tx storage.Tx, ids []string, fn func(*User) error) error {
 			if b == nil {
 				return fmt.Errorf("user: corrupt index: an entry names user %s, which has no head", batch[i])
 			}
-			u, err := decode(b)
-			if err != nil {
-				return err
-			}
-			if err := fn(u); err != nil {
+			if err := fn(b); err != nil {
 				return err
 			}
 		}
@@ -321,13 +330,10 @@ func (r *run) readPage(tx storage.Tx, ids []string) error {
 }
 
 // check reads the records of candidate IDs (in ID order) and keeps those
-// that match.
+// that match (see offer).
 func (r *run) check(tx storage.Tx, ids []string) error {
 	keepAll := r.sorted()
-	err := r.heads(tx, ids, func(u *User) error {
-		r.consider(u, keepAll)
-		return nil
-	})
+	err := r.raw(tx, ids, func(b []byte) error { return r.offer(b, keepAll) })
 	if err != nil {
 		return err
 	}
@@ -345,14 +351,17 @@ func (r *run) cancelled() error {
 	return r.ctx.Err()
 }
 
-// consider checks one decoded user and keeps it when it matches.
-func (r *run) consider(u *User, keepAll bool) {
+// matches reports whether u is a match the caller may read.
+func (r *run) matches(u *User) bool {
 	if u.Deleted && !r.opts.IncludeDeleted {
-		return
+		return false
 	}
-	if !r.pr.canRead(u) || !r.c.prog.Match(record{u}) {
-		return
-	}
+	return r.pr.canRead(u) && r.c.prog.Match(record{u})
+}
+
+// accept counts a match and keeps it if it is on the page (or, when the
+// matches must be sorted, among the first offset+limit).
+func (r *run) accept(u *User, keepAll bool) {
 	if keepAll {
 		r.keep(u)
 	} else if r.count >= r.opts.Offset && len(r.page) < r.opts.Limit {
@@ -403,22 +412,46 @@ func (r *run) scan(tx storage.Tx) error {
 			return err
 		}
 		if !keepAll {
-			if err := r.take(b); err != nil {
-				return err
-			}
-			continue
+			err = r.take(b)
+		} else {
+			err = r.offer(b, true)
 		}
-		u, err := decode(b)
 		if err != nil {
 			return err
 		}
-		r.consider(u, true)
 	}
 	if err := it.Err(); err != nil {
 		return err
 	}
 	r.finish()
 	return nil
+}
+
+// offer checks one encoded record and keeps it when it matches. It is
+// decoded into the run's scratch memory to be checked, and again into its
+// own only when it is kept (on the page, or among the first offset+limit
+// of a sorted query), so the records a query only counts or rejects cost
+// no allocation.
+func (r *run) offer(b []byte, keepAll bool) error {
+	u, err := r.sc.decode(b)
+	if err != nil || !r.matches(u) {
+		return err
+	}
+	if r.retains(u, keepAll) {
+		if u, err = decode(b); err != nil {
+			return err
+		}
+	}
+	r.accept(u, keepAll)
+	return nil
+}
+
+// retains reports whether accept would keep the match u.
+func (r *run) retains(u *User, keepAll bool) bool {
+	if !keepAll {
+		return r.count >= r.opts.Offset && len(r.page) < r.opts.Limit
+	}
+	return r.top == nil || len(r.top.heap) < r.top.k || r.top.cmp(u, r.top.heap[0]) < 0
 }
 
 // take considers the next encoded record of a stream that is already in the
@@ -437,14 +470,8 @@ func (r *run) take(b []byte) error {
 		}
 		return nil
 	}
-	u, err := decode(b)
-	if err != nil {
-		return err
-	}
-	r.consider(u, false)
-	return nil
+	return r.offer(b, false)
 }
-
 
 // ordered walks one field's index in the requested order. Entries of equal
 // value come in ID order going forward; going backward they are buffered
