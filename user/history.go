@@ -91,7 +91,18 @@ func (s *Service) Versions(ctx context.Context, id string, opts *PageOptions) (*
 		if o.Offset >= page.Count {
 			return nil
 		}
-		start := versionKey(pr.Tenant, id, head.Version-int64(o.Offset))
+		info := func(u *User) {
+			page.Versions = append(page.Versions, VersionInfo{
+				Version:                 u.Version,
+				VersionDatetime:         u.VersionDatetime,
+				VersionAuthoredByUserID: u.VersionAuthoredByUserID,
+				Deleted:                 u.Deleted,
+			})
+		}
+		if o.Offset == 0 {
+			info(head) // the head is the latest version
+		}
+		start := versionKey(pr.Tenant, id, head.Version-int64(max(o.Offset, 1)))
 		it := tx.Iterate(storage.Range{Prefix: versionPrefix(pr.Tenant, id), Start: start, Reverse: true})
 		defer it.Close()
 		for len(page.Versions) < o.Limit && it.Next() {
@@ -103,12 +114,7 @@ func (s *Service) Versions(ctx context.Context, id string, opts *PageOptions) (*
 			if err != nil {
 				return err
 			}
-			page.Versions = append(page.Versions, VersionInfo{
-				Version:                 u.Version,
-				VersionDatetime:         u.VersionDatetime,
-				VersionAuthoredByUserID: u.VersionAuthoredByUserID,
-				Deleted:                 u.Deleted,
-			})
+			info(u)
 		}
 		return it.Err()
 	})
@@ -143,18 +149,26 @@ func (s *Service) versionsOf(ctx context.Context, id string, opts *GetOptions, v
 		if err != nil {
 			return err
 		}
-		keys := make([][]byte, len(versions))
-		for i, v := range versions {
+		var keys [][]byte // of the versions before the head
+		for _, v := range versions {
 			if v < 1 || v > head.Version {
 				return fmt.Errorf("%w: user %s has no version %d", ErrNotFound, id, v)
 			}
-			keys[i] = versionKey(pr.Tenant, id, v)
+			if v < head.Version {
+				keys = append(keys, versionKey(pr.Tenant, id, v))
+			}
 		}
 		bs, err := storage.GetMany(tx, keys)
 		if err != nil {
 			return err
 		}
-		for i, b := range bs {
+		for i, v := range versions {
+			if v == head.Version {
+				us[i] = head
+				continue
+			}
+			b := bs[0]
+			bs = bs[1:]
 			if b == nil {
 				return fmt.Errorf("user: version %d of %s: %w", versions[i], id, storage.ErrNotFound)
 			}

@@ -10,7 +10,9 @@ import (
 // prefix and tenants never see each other's data. After the tenant prefix:
 //
 //	h <id>                                  → the head: the latest version's record
-//	v <id> <version uint64 BE>              → one immutable version's record
+//	v <id> <version uint64 BE>              → an older version's record: the
+//	                                           head moves here when a newer
+//	                                           version supersedes it
 //	i <field> 0x01 <value> 0x00 <id> <st>   → empty: an index entry
 //	i <field> 0x01 <value> 0x00             → <id> <st>: the entry of a unique field
 //	i <field> 0x00 <id> <st>                → empty: the entry of a null value

@@ -301,11 +301,14 @@ func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
 			return err
 		}
 	}
-	rec := encode(make([]byte, 0, 512), next)
-	if err := tx.Set(versionKey(tenant, next.ID, next.Version), rec); err != nil {
-		return err
+	// The head is the latest version; the one it supersedes moves under
+	// its version key.
+	if prev != nil {
+		if err := tx.Set(versionKey(tenant, prev.ID, prev.Version), encode(make([]byte, 0, 512), prev)); err != nil {
+			return err
+		}
 	}
-	return tx.Set(headKey(tenant, next.ID), rec)
+	return tx.Set(headKey(tenant, next.ID), encode(make([]byte, 0, 512), next))
 }
 
 // claim fails with a *ConflictError when the unique entry k of field f

@@ -1066,9 +1066,9 @@ func testCheck(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// head, 2 versions, 5 index entries (no null phone entry), 2 readable_by
-	// entries (the user and its creator)
-	if len(keys) != 10 {
+	// head (version 2), version 1, 5 index entries (no null phone entry), 2
+	// readable_by entries (the user and its creator)
+	if len(keys) != 9 {
 		t.Fatalf("only %d keys name the user", len(keys))
 	}
 	for _, k := range keys {
