@@ -79,6 +79,14 @@ func Check(ctx context.Context, store storage.Store) ([]Problem, error) {
 					return err
 				}
 				c.index(k, v)
+			case kindIdem:
+				v, err := it.Value()
+				if err != nil {
+					return err
+				}
+				c.idem(rest[1:], v)
+			case kindIdemExpiry:
+				c.idemExpiry(rest[1:])
 			default:
 				c.add(tenant, "", fmt.Sprintf("key %q has an unknown kind", k))
 			}
@@ -104,6 +112,11 @@ type checker struct {
 	expected map[string]entry // index key → what it should hold
 	seen     map[string]bool
 	versions map[string]int64 // user ID → the last version seen
+	// idems maps an idempotency key (principal 0x00 key) to its expiry, and
+	// idemExpiries holds the expiry index's entries (expiry BE, then the
+	// same), both checked against each other at the end of the tenant.
+	idems        map[string]uint64
+	idemExpiries map[string]bool
 }
 
 func (c *checker) add(tenant, id, msg string) {
@@ -116,6 +129,31 @@ func (c *checker) start(tenant string) {
 	c.expected = map[string]entry{}
 	c.seen = map[string]bool{}
 	c.versions = map[string]int64{}
+	c.idems = map[string]uint64{}
+	c.idemExpiries = map[string]bool{}
+}
+
+// idem checks the record of one idempotency key: it decodes and names a
+// version of an existing user (the idempotency keys sort after the heads
+// and versions, so those are known).
+func (c *checker) idem(rest, v []byte) {
+	rec, err := decodeIdem(v)
+	if err != nil {
+		c.add(*c.tenant, "", fmt.Sprintf("idempotency key %q does not decode: %v", rest, err))
+		return
+	}
+	c.idems[string(rest)] = rec.expiry
+	if head, ok := c.heads[rec.id]; !ok || rec.version > head.Version {
+		c.add(*c.tenant, rec.id, fmt.Sprintf("idempotency key %q names version %d, which does not exist", rest, rec.version))
+	}
+}
+
+func (c *checker) idemExpiry(rest []byte) {
+	if len(rest) < 9 {
+		c.add(*c.tenant, "", fmt.Sprintf("malformed idempotency expiry key %q", rest))
+		return
+	}
+	c.idemExpiries[string(rest)] = true
 }
 
 func (c *checker) head(id string, v []byte) {
@@ -196,6 +234,16 @@ func (c *checker) finish() {
 		if !c.seen[k] {
 			c.add(*c.tenant, e.owner, fmt.Sprintf("missing index entry %q", k))
 		}
+	}
+	for k, expiry := range c.idems {
+		e := string(binary.BigEndian.AppendUint64(nil, expiry)) + k
+		if !c.idemExpiries[e] {
+			c.add(*c.tenant, "", fmt.Sprintf("idempotency key %q has no expiry entry", k))
+		}
+		delete(c.idemExpiries, e)
+	}
+	for e := range c.idemExpiries {
+		c.add(*c.tenant, "", fmt.Sprintf("idempotency expiry entry %q names no key", e))
 	}
 	for id, u := range c.heads {
 		if c.versions[id] != u.Version-1 {

@@ -51,6 +51,18 @@
 // a bounded number of times (Options.MaxRetries), before giving up with
 // ErrBusy.
 //
+// # Idempotent writes
+//
+// Create, Patch, PatchByExternalID, Delete and Restore take an optional
+// Idempotency (key and request fingerprint): the first call that commits
+// records, in its own transaction, the version it produced; a retry with the
+// same key and fingerprint changes nothing and returns that version, even if
+// the user changed since; the same key with another fingerprint is
+// ErrIdempotencyMismatch. Keys are scoped to the principal, kept for
+// Options.IdempotencyTTL (default 24 h) and freed by SweepIdempotencyKeys.
+// A call that fails records nothing, so its retry runs again. This is also
+// what makes an unknown-outcome commit on a networked store safe to retry.
+//
 // # Decisions where the SPEC is silent
 //
 //   - Nullable strings refuse the empty string ("use null to clear").

@@ -43,6 +43,9 @@ type Options struct {
 	// offset+limit matches in a heap; beyond it, by walking the field's
 	// index in order. Default DefaultIndexWalkWindow; 1 always walks.
 	IndexWalkWindow int
+	// IdempotencyTTL is how long an idempotency key answers retries after
+	// its first use (see Idempotency). Default DefaultIdempotencyTTL.
+	IdempotencyTTL time.Duration
 }
 
 // defaultFeatureFlags are the feature flags allowed when

@@ -26,6 +26,7 @@ type Service struct {
 	idp          IdentityProvider
 	maxRetries   int
 	walkWindow   int
+	idemTTL      time.Duration
 	queries      *queryCache
 }
 
@@ -45,6 +46,10 @@ func NewService(store storage.Store, opts *Options) *Service {
 		idp:          opts.IdentityProvider,
 		maxRetries:   opts.MaxRetries,
 		walkWindow:   opts.IndexWalkWindow,
+		idemTTL:      opts.IdempotencyTTL,
+	}
+	if s.idemTTL <= 0 {
+		s.idemTTL = DefaultIdempotencyTTL
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -165,6 +170,10 @@ type CreateOptions struct {
 	// CreateIDPUser asks the IdentityProvider to create a login for the new
 	// user (SPEC §7); email and phone are then required.
 	CreateIDPUser bool
+	// Idempotency, when set, makes the create safe to retry: a retry with
+	// the same key returns the user the first create made (see
+	// Idempotency).
+	Idempotency *Idempotency
 }
 
 // Create stores a new user built from p over the defaults (an empty Patch
@@ -181,6 +190,13 @@ func (s *Service) Create(ctx context.Context, p Patch, opts *CreateOptions) (*Us
 		return nil, err
 	}
 	idpUser := opts != nil && opts.CreateIDPUser
+	var m *idem
+	if opts != nil {
+		if err := opts.Idempotency.check(); err != nil {
+			return nil, err
+		}
+		m = s.idem(pr, opts.Idempotency)
+	}
 	var required []FieldError
 	if idpUser {
 		for _, f := range []struct {
@@ -222,11 +238,18 @@ func (s *Service) Create(ctx context.Context, p Patch, opts *CreateOptions) (*Us
 		return nil, err
 	}
 	if idpUser {
-		// Refuse a taken value before a login is created for it (the write
-		// checks again, in its own transaction).
-		err := s.store.View(ctx, func(tx storage.Tx) error { return claimable(tx, pr.Tenant, u) })
-		if err != nil {
-			return nil, err
+		// Refuse a taken value, or answer a retry, before a login is
+		// created (the write checks again, in its own transaction).
+		var again *User
+		err := s.store.View(ctx, func(tx storage.Tx) error {
+			var err error
+			if again, err = m.earlier(tx, false); err != nil || again != nil {
+				return err
+			}
+			return claimable(tx, pr.Tenant, u)
+		})
+		if err != nil || again != nil {
+			return again, err
 		}
 		ident := Identity{UserID: id, Email: *u.Email, Phone: *u.Phone}
 		if u.FirstName != nil {
@@ -245,16 +268,24 @@ func (s *Service) Create(ctx context.Context, p Patch, opts *CreateOptions) (*Us
 		}
 		u.IDPUserID = &idpID
 	}
+	var again *User
 	err = s.update(ctx, func(tx storage.Tx) error {
-		return s.write(tx, pr.Tenant, nil, u)
+		var err error
+		if again, err = m.earlier(tx, true); err != nil || again != nil {
+			return err
+		}
+		if err := s.write(tx, pr.Tenant, nil, u); err != nil {
+			return err
+		}
+		return m.record(tx, u)
 	})
-	if err != nil {
+	if err != nil || again != nil {
 		if idpUser {
-			if derr := s.idp.DeleteIdentity(context.WithoutCancel(ctx), *u.IDPUserID); derr != nil {
+			if derr := s.idp.DeleteIdentity(context.WithoutCancel(ctx), *u.IDPUserID); derr != nil && err != nil {
 				err = fmt.Errorf("%w (and deleting the login failed: %v)", err, derr)
 			}
 		}
-		return nil, err
+		return again, err
 	}
 	return u, nil
 }
@@ -419,6 +450,10 @@ type WriteOptions struct {
 	// together with ExpectedVersion, the current version must be among
 	// both.
 	ExpectedVersions []int64
+	// Idempotency, when set, makes the change safe to retry: a retry with
+	// the same key returns the version the first call produced (see
+	// Idempotency).
+	Idempotency *Idempotency
 }
 
 // check returns ErrInvalid for a version below 1 (zero only where it
@@ -435,7 +470,7 @@ func (o *WriteOptions) check() error {
 			return fmt.Errorf("%w: expected version %d", ErrInvalid, v)
 		}
 	}
-	return nil
+	return o.Idempotency.check()
 }
 
 // mismatch returns a *VersionMismatchError unless current satisfies o.
@@ -464,8 +499,16 @@ func (s *Service) change(ctx context.Context, resolve func(storage.Tx, *Principa
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
+	var m *idem
+	if opts != nil {
+		m = s.idem(pr, opts.Idempotency)
+	}
 	var out *User
 	err = s.update(ctx, func(tx storage.Tx) error {
+		var err error
+		if out, err = m.earlier(tx, true); err != nil || out != nil {
+			return err
+		}
 		id, err := resolve(tx, pr)
 		if err != nil {
 			return err
@@ -496,7 +539,7 @@ func (s *Service) change(ctx context.Context, resolve func(storage.Tx, *Principa
 		}
 		if sameContent(cur, next) {
 			out = cur
-			return nil
+			return m.record(tx, cur)
 		}
 		now := stamp(s.now())
 		if now.Before(cur.VersionDatetime) {
@@ -509,7 +552,7 @@ func (s *Service) change(ctx context.Context, resolve func(storage.Tx, *Principa
 			return err
 		}
 		out = next
-		return nil
+		return m.record(tx, next)
 	})
 	if err != nil {
 		return nil, err
