@@ -87,6 +87,20 @@ func Check(ctx context.Context, store storage.Store) ([]Problem, error) {
 				c.idem(rest[1:], v)
 			case kindIdemExpiry:
 				c.idemExpiry(rest[1:])
+			case kindPending, kindEvent:
+				v, err := it.Value()
+				if err != nil {
+					return err
+				}
+				c.event(rest, v)
+			case kindSequence:
+				v, err := it.Value()
+				if err != nil {
+					return err
+				}
+				if len(v) != 16 {
+					c.add(tenant, "", fmt.Sprintf("malformed feed state %q", v))
+				}
 			default:
 				c.add(tenant, "", fmt.Sprintf("key %q has an unknown kind", k))
 			}
@@ -145,6 +159,23 @@ func (c *checker) idem(rest, v []byte) {
 	c.idems[string(rest)] = rec.expiry
 	if head, ok := c.heads[rec.id]; !ok || rec.version > head.Version {
 		c.add(*c.tenant, rec.id, fmt.Sprintf("idempotency key %q names version %d, which does not exist", rest, rec.version))
+	}
+}
+
+// event checks a pending or sequenced event: it decodes and names a
+// version of an existing user (events sort after the heads).
+func (c *checker) event(rest, v []byte) {
+	decode := func() (*Event, error) { return decodeEvent(v) }
+	if rest[0] == kindPending {
+		decode = func() (*Event, error) { return decodePending(rest[1:], v) }
+	}
+	ev, err := decode()
+	if err != nil {
+		c.add(*c.tenant, "", fmt.Sprintf("feed key %q does not decode: %v", rest, err))
+		return
+	}
+	if head, ok := c.heads[ev.UserID]; !ok || ev.Version > head.Version {
+		c.add(*c.tenant, ev.UserID, fmt.Sprintf("feed key %q names version %d, which does not exist", rest, ev.Version))
 	}
 }
 

@@ -51,6 +51,21 @@
 // a bounded number of times (Options.MaxRetries), before giving up with
 // ErrBusy.
 //
+// # The change feed
+//
+// Every change writes a thin Event (type, user, version, time, author, the
+// paths of the fields that changed; no values) in the transaction of its
+// version. Changes reads the tenant's feed after a cursor, with filters and
+// an optional wait that wakes on this Service's commits; it is for
+// administrators, since it names every user of the tenant. Events are
+// written as pending and given their feed positions when the feed is read,
+// by a transaction that only readers run, so writers share no counter and
+// a transaction that commits late still gets a position after every one a
+// consumer has seen (feed.go explains why a consumer never skips one).
+// SweepChanges deletes events older than Options.ChangeRetention (default
+// 30 days); an older cursor fails with ErrCursorExpired, and a consumer
+// resynchronises with a Query that asks for the cursor of its snapshot.
+//
 // # Idempotent writes
 //
 // Create, Patch, PatchByExternalID, Delete and Restore take an optional

@@ -40,7 +40,9 @@ import (
 //
 // The readable_by entries let a principal that is not an administrator
 // start from what it may read: the entries of its ID and of its groups name
-// every user it may read, without reading one record.
+// every user it may read, without reading one record. A user's own ID in
+// its readable_by (there by default) has no entry: a principal's own record
+// is one point read, and leaving it out saves a key per user.
 const (
 	kindHead    = 'h'
 	kindVersion = 'v'
@@ -212,6 +214,9 @@ func entries(dst []indexEntry, tenant string, u *User) []indexEntry {
 		dst = append(dst, indexEntry{key: cut(b, from)})
 	}
 	for _, e := range u.ReadableBy {
+		if e == u.ID {
+			continue // see selfReadable
+		}
 		from := len(buf)
 		b := appendTenant(buf, tenant, kindIndex)
 		b = append(b, fieldReadableBy, 1)

@@ -46,7 +46,18 @@ type Options struct {
 	// IdempotencyTTL is how long an idempotency key answers retries after
 	// its first use (see Idempotency). Default DefaultIdempotencyTTL.
 	IdempotencyTTL time.Duration
+	// ChangeRetention is how long the change feed keeps an event
+	// (SweepChanges deletes older ones). Default DefaultChangeRetention.
+	ChangeRetention time.Duration
+	// FeedPollInterval bounds how long a waiting Changes call goes without
+	// looking at the store again: it wakes at once on this Service's
+	// commits, and polls for those of other processes sharing the store.
+	// Default DefaultFeedPollInterval.
+	FeedPollInterval time.Duration
 }
+
+// DefaultFeedPollInterval is the default of Options.FeedPollInterval.
+const DefaultFeedPollInterval = time.Second
 
 // defaultFeatureFlags are the feature flags allowed when
 // Options.FeatureFlags is empty.

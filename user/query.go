@@ -146,6 +146,11 @@ type QueryOptions struct {
 	// Embed lists reference fields (EmbedFields) whose users the page
 	// embeds (Page.Embedded).
 	Embed []string
+	// WithCursor returns the change feed's cursor as of the page's
+	// snapshot (Page.Cursor), for a consumer that resynchronises: it lists
+	// the users, then follows Changes from the cursor and misses nothing.
+	// Administrators only, as the feed.
+	WithCursor bool
 }
 
 // Page is one page of query results.
@@ -159,6 +164,9 @@ type Page struct {
 	// that are not deleted (group IDs and other entities are left out).
 	// They are read in the same snapshot as the page.
 	Embedded []*User
+	// Cursor is the change feed's cursor as of the page's snapshot, when
+	// asked for (QueryOptions.WithCursor).
+	Cursor string
 }
 
 // queryCache is a small LRU cache of compiled queries keyed by the query
@@ -260,23 +268,34 @@ func (s *Service) Query(ctx context.Context, q string, opts *QueryOptions) (*Pag
 	if err := checkEmbed(o.Embed); err != nil {
 		return nil, err
 	}
+	if o.WithCursor && !pr.Admin {
+		return nil, &ForbiddenError{Principal: pr.ID, Action: "read the change feed"}
+	}
 	c, err := s.queries.get(q)
 	if err != nil {
 		return nil, err
 	}
 	_, walk := s.planFor(c, o)
 	r := &run{ctx: ctx, c: c, pr: pr, opts: o}
-	var emb []*User
+	var (
+		emb    []*User
+		cursor string
+	)
 	err = s.store.View(ctx, func(tx storage.Tx) error {
 		if err := r.exec(tx, walk); err != nil {
 			return err
 		}
 		var err error
+		if o.WithCursor {
+			if cursor, err = feedCursorAt(tx, pr.Tenant); err != nil {
+				return err
+			}
+		}
 		emb, err = embedded(tx, pr, r.page, o.Embed)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Page{Users: r.page, Count: r.count, Offset: o.Offset, HasNext: o.Offset+len(r.page) < r.count, Embedded: emb}, nil
+	return &Page{Users: r.page, Count: r.count, Offset: o.Offset, HasNext: o.Offset+len(r.page) < r.count, Embedded: emb, Cursor: cursor}, nil
 }

@@ -3,6 +3,7 @@ package user
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -96,10 +97,22 @@ func (r *run) wants(id []byte, st byte) bool {
 }
 
 // collectReadable fills r.readable from the readable_by entries of the
-// principal's ID and groups, a key-only read, unless there are more than
-// maxReadableSet.
+// principal's ID and groups, a key-only read, and the principal's own
+// record when it may read it (which has no entry), unless there are more
+// than maxReadableSet.
 func (r *run) collectReadable(tx storage.Tx) error {
 	set := make(map[string]struct{})
+	if ValidID(r.pr.ID) {
+		u, err := readHead(tx, r.pr.Tenant, r.pr.ID)
+		switch {
+		case err == nil:
+			if r.pr.canRead(u) && (!u.Deleted || r.opts.IncludeDeleted) {
+				set[u.ID] = struct{}{}
+			}
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+	}
 	for _, entity := range append([]string{r.pr.ID}, r.pr.Groups...) {
 		it := storage.IterateKeys(tx, storage.Range{Prefix: readablePrefix(r.pr.Tenant, entity)})
 		for it.Next() {

@@ -27,6 +27,9 @@ type Service struct {
 	maxRetries   int
 	walkWindow   int
 	idemTTL      time.Duration
+	retention    time.Duration
+	feedPoll     time.Duration
+	commits      signal // fired after every committed write
 	queries      *queryCache
 }
 
@@ -50,6 +53,14 @@ func NewService(store storage.Store, opts *Options) *Service {
 	}
 	if s.idemTTL <= 0 {
 		s.idemTTL = DefaultIdempotencyTTL
+	}
+	s.retention = opts.ChangeRetention
+	if s.retention <= 0 {
+		s.retention = DefaultChangeRetention
+	}
+	s.feedPoll = opts.FeedPollInterval
+	if s.feedPoll <= 0 {
+		s.feedPoll = DefaultFeedPollInterval
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -136,7 +147,11 @@ func checkID(id string) error {
 func (s *Service) update(ctx context.Context, fn func(storage.Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		err := s.store.Update(ctx, fn)
-		if err == nil || !errors.Is(err, storage.ErrConflict) {
+		if err == nil {
+			s.commits.fire()
+			return nil
+		}
+		if !errors.Is(err, storage.ErrConflict) {
 			return err
 		}
 		if attempt >= s.maxRetries {
@@ -331,6 +346,9 @@ func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
 		if err := tx.Set(e.key, e.value); err != nil {
 			return err
 		}
+	}
+	if err := writeEvent(tx, tenant, prev, next); err != nil {
+		return err
 	}
 	// The head is the latest version; the one it supersedes moves under
 	// its version key.

@@ -137,6 +137,10 @@ func Run(t *testing.T, open Opener) {
 		{"Idempotency", testIdempotency},
 		{"IdempotencyConcurrent", testIdempotencyConcurrent},
 		{"IdempotencyExpiry", testIdempotencyExpiry},
+		{"FeedEvents", testFeedEvents},
+		{"FeedConcurrent", testFeedConcurrent},
+		{"FeedWait", testFeedWait},
+		{"FeedRetention", testFeedRetention},
 		{"Query", testQuery},
 		{"QueryAccess", testQueryAccess},
 		{"QueryPagination", testQueryPagination},
@@ -1060,7 +1064,9 @@ func testCheck(t *testing.T, open Opener) {
 			if err != nil {
 				return err
 			}
-			if strings.Contains(string(it.Key()), last.ID) || strings.HasPrefix(string(v), last.ID) {
+			// The feed's events may be swept, so Check cannot miss them.
+			feed := it.Key()[len("acme\x00")] == 'p' || it.Key()[len("acme\x00")] == 'q'
+			if !feed && (strings.Contains(string(it.Key()), last.ID) || strings.HasPrefix(string(v), last.ID)) {
 				keys = append(keys, it.Key())
 			}
 		}
@@ -1069,9 +1075,9 @@ func testCheck(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// head (version 2), version 1, 5 index entries (no null phone entry), 2
-	// readable_by entries (the user and its creator)
-	if len(keys) != 9 {
+	// head (version 2), version 1, 5 index entries (no null phone entry), 1
+	// readable_by entry (its creator's; its own ID has none)
+	if len(keys) != 8 {
 		t.Fatalf("only %d keys name the user", len(keys))
 	}
 	for _, k := range keys {
