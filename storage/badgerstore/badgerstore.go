@@ -16,6 +16,12 @@
 // memtable, counting each key and each value below 1 MiB) and about 52 000
 // keys; past that, Set and Delete fail with an error wrapping ErrTxTooBig and
 // write nothing.
+//
+// A transaction implements storage.MultiGetter, with one Badger Get per key
+// (there is no round trip to save in process), and storage.KeyIterator,
+// whose iterator never reads a value: the Value method of an iterator from
+// IterateKeys always fails. (Iterate, too, reads a value only when Value is
+// called: Badger's value prefetching is off for both.)
 package badgerstore
 
 import (
