@@ -46,6 +46,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -74,10 +75,17 @@ func Run(t *testing.T, open func(t testing.TB) storage.Store) {
 		{"OwnWrites", testOwnWrites},
 		{"SeveralIterators", testSeveralIterators},
 		{"WriteWhileIterating", testWriteWhileIterating},
+		{"IterateWhileWriting", testIterateWhileWriting},
+		{"GetMany", testGetMany},
+		{"GetManyModel", testGetManyModel},
+		{"IterateKeys", testIterateKeys},
+		{"IterateKeysWhileWriting", testIterateKeysWhileWriting},
 		{"UnclosedIterator", testUnclosedIterator},
 		{"Snapshot", testSnapshot},
 		{"SnapshotConcurrent", testSnapshotConcurrent},
 		{"Conflicts", testConflicts},
+		{"ConflictOnAbsentKey", testConflictOnAbsentKey},
+		{"BigUpdate", testBigUpdate},
 		{"ContextCancelled", testContextCancelled},
 		{"Close", testClose},
 		{"TxDone", testTxDone},
@@ -649,6 +657,175 @@ func testWriteWhileIterating(t *testing.T, s storage.Store) {
 	}
 }
 
+// testIterateWhileWriting opens an iterator in an Update and, at each key
+// it visits, Sets and Deletes keys ahead of it, behind it, the current key
+// and keys outside its range, checking what Tx.Iterate promises.
+func testIterateWhileWriting(t *testing.T, s storage.Store) {
+	iterateWhileWriting(t, s, storage.Tx.Iterate, true)
+}
+
+// iterateWhileWriting is testIterateWhileWriting for the iterators iterate
+// returns, checking their values if values is set.
+func iterateWhileWriting(t *testing.T, s storage.Store, iterate func(storage.Tx, storage.Range) storage.Iterator, values bool) {
+	rounds := 40
+	if testing.Short() {
+		rounds = 10
+	}
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range rounds {
+		p := fmt.Sprintf("%02d/", round)
+		var inside, all []string
+		for i := range 16 {
+			inside = append(inside, fmt.Sprintf("%sr/%02d", p, i))
+		}
+		all = append(all, p+"q", p+"r", p+"s/0", p+"s/1")
+		all = append(all, inside...)
+		r := storage.Range{Prefix: []byte(p + "r/"), Reverse: rng.IntN(2) == 0}
+		if rng.IntN(2) == 0 {
+			r.Start = []byte(inside[rng.IntN(len(inside))])
+		}
+		if rng.IntN(2) == 0 {
+			r.End = []byte(inside[rng.IntN(len(inside))])
+		}
+		n := 0
+		value := func() string { n++; return fmt.Sprintf("v%d", n) }
+
+		model := map[string]string{} // what the transaction sees
+		var kv []string
+		for _, k := range all {
+			if rng.IntN(2) == 0 {
+				v := value()
+				model[k] = v
+				kv = append(kv, k, v)
+			}
+		}
+		set(t, s, kv...)
+
+		// write makes a random change to one key of all, or to cur.
+		write := func(tx storage.Tx, cur string) (string, string, error) {
+			k := all[rng.IntN(len(all))]
+			if cur != "" && rng.IntN(3) == 0 {
+				k = cur
+			}
+			if rng.IntN(3) == 0 {
+				delete(model, k)
+				return k, "", tx.Delete([]byte(k))
+			}
+			v := value()
+			model[k] = v
+			return k, v, tx.Set([]byte(k), []byte(v))
+		}
+
+		var fail []string
+		failf := func(format string, args ...any) {
+			fail = append(fail, fmt.Sprintf(format, args...))
+		}
+		err := s.Update(ctx, func(tx storage.Tx) error {
+			for range 6 { // before Iterate: all seen
+				if _, _, err := write(tx, ""); err != nil {
+					return err
+				}
+			}
+			// seen lists, per key, the values it had since Iterate; a
+			// key visited must have one of them.
+			seen := map[string][]string{}
+			for k, v := range model {
+				if inRange(k, r) {
+					seen[k] = []string{v}
+				}
+			}
+			written := map[string]bool{}
+			visited := map[string]bool{}
+			it := iterate(tx, r)
+			defer it.Close()
+			prev := ""
+			for it.Next() {
+				kb := it.Key()
+				k := string(kb)
+				switch {
+				case !inRange(k, r):
+					failf("visited %q, outside the range", k)
+				case prev != "" && (k <= prev) != r.Reverse || k == prev:
+					failf("visited %q after %q", k, prev)
+				case len(seen[k]) == 0:
+					failf("visited %q, which did not exist while the iterator was open", k)
+				}
+				prev, visited[k] = k, true
+				clear(kb)
+				if values {
+					vb, err := it.Value()
+					if err != nil {
+						return fmt.Errorf("Value of %q: %w", k, err)
+					}
+					if !slices.Contains(seen[k], string(vb)) {
+						failf("Value of %q = %q, want one of the values it had since Iterate, %q", k, vb, seen[k])
+					}
+					clear(vb)
+				}
+				for range rng.IntN(4) {
+					wk, wv, err := write(tx, k)
+					if err != nil {
+						return err
+					}
+					written[wk] = true
+					if wv != "" && inRange(wk, r) {
+						seen[wk] = append(seen[wk], wv)
+					}
+				}
+			}
+			if err := it.Err(); err != nil {
+				return err
+			}
+			if err := it.Close(); err != nil {
+				return err
+			}
+			for k := range seen {
+				if !written[k] && !visited[k] {
+					failf("did not visit %q, which existed at Iterate and was not written while the iterator was open", k)
+				}
+			}
+			// Once it is closed, the transaction sees every write.
+			for _, k := range all {
+				v, err := tx.Get([]byte(k))
+				want, ok := model[k]
+				switch {
+				case !ok && !errors.Is(err, storage.ErrNotFound):
+					failf("Get(%q) after the iterator = %q, %v; want ErrNotFound", k, v, err)
+				case ok && (err != nil || string(v) != want):
+					failf("Get(%q) after the iterator = %q, %v; want %q", k, v, err, want)
+				}
+			}
+			got, err := scan(tx, storage.Range{Prefix: []byte(p)})
+			if err != nil {
+				return err
+			}
+			if diff := cmp.Diff(model, got); diff != "" {
+				failf("a new iterator after the first (-want +got):\n%s", diff)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("round %d, Iterate(%s): Update: %v", round, format(r), err)
+		}
+		for _, f := range fail {
+			t.Errorf("round %d, Iterate(%s): %s", round, format(r), f)
+		}
+		got := map[string]string{}
+		for k, v := range dump(t, s) {
+			if strings.HasPrefix(k, p) {
+				got[k] = v
+			}
+		}
+		if diff := cmp.Diff(model, got); diff != "" {
+			t.Errorf("round %d, Iterate(%s): committed (-want +got):\n%s", round, format(r), diff)
+		}
+		if t.Failed() {
+			return
+		}
+	}
+}
+
 func testUnclosedIterator(t *testing.T, s storage.Store) {
 	err := s.Update(context.Background(), func(tx storage.Tx) error {
 		if err := tx.Set([]byte("a"), []byte("1")); err != nil {
@@ -837,6 +1014,211 @@ func testConflicts(t *testing.T, s storage.Store) {
 	}
 	if want := strconv.Itoa(workers * increments); got != want {
 		t.Errorf("counter = %s after %d×%d increments, want %s: an increment was lost", got, workers, increments, want)
+	}
+}
+
+// testConflictOnAbsentKey is what uniqueness rests on: two Updates that
+// each Get the same absent key and then Set it. Exactly one may see it
+// absent and commit; the other fails with ErrConflict (and, run again, sees
+// the key) or runs after the first and sees the key from the start.
+//
+// The two Updates do their Get before either commits: each, after its Get,
+// waits for the other's. A backend that runs Updates one at a time would
+// make that wait last for ever, so it is bounded, and once it has run out
+// a few times while the other Update had already been called, the
+// backend is taken to serialise Updates and the rounds left do not wait.
+func testConflictOnAbsentKey(t *testing.T, s storage.Store) {
+	rounds := 200
+	if testing.Short() {
+		rounds = 40
+	}
+	const patience = 100 * time.Millisecond
+	ctx := context.Background()
+	overlapped, stalls := 0, 0 // stalls: waits that ran out though the other had called Update
+	for round := range rounds {
+		key := []byte("unique/" + strconv.Itoa(round))
+		wait := stalls < 3
+		var (
+			calling   = [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+			arrived   = [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+			committed [2]bool // saw the key absent, set it, and committed
+			met       [2]bool // found the other past its Get
+			stalled   [2]bool
+			attempts  [2]int
+		)
+		var wg sync.WaitGroup
+		errs := make(chan error, 2)
+		for me := range 2 {
+			wg.Go(func() {
+				close(calling[me])
+				for {
+					attempts[me]++
+					first := attempts[me] == 1
+					absent := false
+					err := s.Update(ctx, func(tx storage.Tx) error {
+						_, err := tx.Get(key)
+						switch {
+						case errors.Is(err, storage.ErrNotFound):
+							absent = true
+						case err != nil:
+							return err
+						default:
+							absent = false
+						}
+						if first && wait {
+							first = false
+							close(arrived[me])
+							select {
+							case <-arrived[1-me]:
+								met[me] = true
+							case <-time.After(patience):
+								select {
+								case <-calling[1-me]:
+									stalled[me] = true
+								default:
+								}
+							}
+						}
+						if !absent {
+							return nil
+						}
+						return tx.Set(key, []byte{byte('0' + me)})
+					})
+					if errors.Is(err, storage.ErrConflict) {
+						if attempts[me] > 100 {
+							errs <- fmt.Errorf("round %d: %d conflicts in a row", round, attempts[me])
+							return
+						}
+						continue
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+					committed[me] = absent
+					return
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("Update: %v", err)
+		}
+		if met[0] && met[1] {
+			overlapped++
+		}
+		if stalled[0] || stalled[1] {
+			stalls++
+		}
+		if committed[0] == committed[1] {
+			n := 0
+			if committed[0] {
+				n = 2
+			}
+			t.Fatalf("round %d: %d Updates saw the absent key and committed it (attempts %v), want exactly one", round, n, attempts)
+		}
+		winner := "0"
+		if committed[1] {
+			winner = "1"
+		}
+		if got, err := get(t, s, string(key)); err != nil || got != winner {
+			t.Fatalf("round %d: key = %q, %v; want %q, from the Update that committed it", round, got, err, winner)
+		}
+	}
+	t.Logf("%d of %d rounds had both Gets before either commit; %d waits ran out", overlapped, rounds, stalls)
+}
+
+// testBigUpdate writes what every backend promises to accept in one
+// Update, 10,000 keys and 4 MiB of keys and values together, reads it all
+// back, and deletes it all in one Update again.
+func testBigUpdate(t *testing.T, s storage.Store) {
+	const (
+		nkeys = 10_000
+		total = 4 << 20
+	)
+	key := func(i int) []byte { return fmt.Appendf(nil, "big/%05d", i) }
+	keyBytes := nkeys * len(key(0))
+	// Values of incompressible bytes, sized so that keys and values add up
+	// to exactly total.
+	rng := rand.New(rand.NewPCG(1, 2))
+	want := make(map[string]string, nkeys)
+	size := 0
+	for i := range nkeys {
+		n := (total - keyBytes) / nkeys
+		if i < (total-keyBytes)%nkeys {
+			n++
+		}
+		v := make([]byte, n)
+		for j := range v {
+			v[j] = byte(rng.Uint32())
+		}
+		want[string(key(i))] = string(v)
+		size += len(key(i)) + n
+	}
+	if size != total {
+		t.Fatalf("the test writes %d bytes, want %d", size, total)
+	}
+	ctx := context.Background()
+	err := s.Update(ctx, func(tx storage.Tx) error {
+		for i := range nkeys {
+			if err := tx.Set(key(i), []byte(want[string(key(i))])); err != nil {
+				return fmt.Errorf("Set of key %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Update of %d keys and %d bytes: %v", nkeys, total, err)
+	}
+	var got map[string]string
+	err = s.View(ctx, func(tx storage.Tx) error {
+		var err error
+		if got, err = scan(tx, storage.Range{}); err != nil {
+			return err
+		}
+		for _, i := range []int{0, nkeys / 2, nkeys - 1} {
+			v, err := tx.Get(key(i))
+			if err != nil {
+				return fmt.Errorf("Get of key %d: %w", i, err)
+			}
+			if string(v) != want[string(key(i))] {
+				t.Errorf("Get of key %d: %d bytes that differ from the %d written", i, len(v), len(want[string(key(i))]))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+	if len(got) != len(want) {
+		t.Errorf("read back %d keys, want %d", len(got), len(want))
+	}
+	bad := 0
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			if bad++; bad <= 5 {
+				t.Errorf("key %s: read back %d bytes (present %v) that differ from the %d written", k, len(g), ok, len(v))
+			}
+		}
+	}
+	if bad > 5 {
+		t.Errorf("... %d keys differ in all", bad)
+	}
+
+	err = s.Update(ctx, func(tx storage.Tx) error {
+		for i := range nkeys {
+			if err := tx.Delete(key(i)); err != nil {
+				return fmt.Errorf("Delete of key %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Update deleting %d keys: %v", nkeys, err)
+	}
+	if n := len(dump(t, s)); n != 0 {
+		t.Errorf("%d keys left after deleting them all", n)
 	}
 }
 
