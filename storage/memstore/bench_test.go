@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -99,13 +98,6 @@ type floor struct {
 	its   time.Duration
 	cpu0  time.Duration // process CPU time at the start
 	fcpu  time.Duration // process CPU time spent in the floor
-}
-
-// cpuTime returns the CPU time the process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func newFloor(b *testing.B, batch int, run func(i int)) *floor {

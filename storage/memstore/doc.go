@@ -28,10 +28,10 @@
 //
 // A transaction implements storage.MultiGetter (a View's GetMany locks the
 // tree once per 64 keys instead of once per key) and storage.KeyIterator
-// (which saves only the copies of the values). The Value method of an
-// iterator from IterateKeys always fails, so that code which relies on it
-// fails in tests on this store, not only on a backend that cannot read
-// values there.
+// (which saves nothing here: Iterate copies a value only when Value is
+// called). The Value method of an iterator from IterateKeys always fails,
+// so that code which relies on it fails in tests on this store, not only
+// on a backend that cannot read values there.
 //
 // # Memory
 //

@@ -50,9 +50,9 @@ func (t *tx) GetMany(keys [][]byte) ([][]byte, error) {
 // that a caller relying on it fails here rather than on another backend.
 var errKeysOnly = errors.New("memstore: Value on an iterator from IterateKeys")
 
-// IterateKeys implements storage.KeyIterator. Keys and values are stored
-// together, so it saves only the copy of the values; its iterator's Value
-// fails.
+// IterateKeys implements storage.KeyIterator. It saves nothing: keys and
+// values are stored together, and Iterate copies a value only when Value is
+// called. Its iterator's Value fails.
 func (t *tx) IterateKeys(r storage.Range) storage.Iterator {
 	it := t.Iterate(r).(*iterator)
 	it.keysOnly = true

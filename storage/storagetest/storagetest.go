@@ -966,6 +966,19 @@ func testSnapshotConcurrent(t *testing.T, s storage.Store) {
 							return fmt.Errorf("View saw %s=%s, k0=%s, k%d=%s: part of an Update", k, v, first, nkeys-1, last)
 						}
 					}
+					all := make([][]byte, nkeys)
+					for i := range all {
+						all[i] = key(i)
+					}
+					many, err := storage.GetMany(tx, all)
+					if err != nil {
+						return err
+					}
+					for i, v := range many {
+						if string(v) != string(first) {
+							return fmt.Errorf("View saw k0=%s and, with GetMany, k%d=%s: part of an Update", first, i, v)
+						}
+					}
 					return nil
 				})
 				if err != nil {
