@@ -352,3 +352,25 @@ func testIterateKeys(t *testing.T, s storage.Store) {
 func testIterateKeysWhileWriting(t *testing.T, s storage.Store) {
 	iterateWhileWriting(t, s, storage.IterateKeys, false)
 }
+
+// testConflictOnAbsentKeyGetMany is testConflictOnAbsentKey reading the key
+// with storage.GetMany, among another key.
+func testConflictOnAbsentKeyGetMany(t *testing.T, s storage.Store) {
+	set(t, s, "other", "x")
+	conflictOnAbsentKey(t, s, 100, func(tx storage.Tx, key []byte) error {
+		vs, err := storage.GetMany(tx, [][]byte{[]byte("other"), key})
+		switch {
+		case err != nil:
+			return err
+		case vs[1] == nil:
+			return storage.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// testConflictOnVisitedKeyIterateKeys is testConflictOnVisitedKey with the
+// iterators of storage.IterateKeys.
+func testConflictOnVisitedKeyIterateKeys(t *testing.T, s storage.Store) {
+	conflictOnVisitedKey(t, s, storage.IterateKeys)
+}

@@ -27,11 +27,13 @@
 //   - An Iterator that fn leaves open does not stop the commit; it fails
 //     with ErrTxDone afterwards.
 //   - Concurrent read-modify-write Updates of one key either serialise or
-//     fail with ErrConflict; none is lost. Of two Updates that each Get the
-//     same absent key and then Set it, exactly one sees it absent and
-//     commits (the suite makes both Get it before either commits, unless the
-//     backend makes the second wait for the first). Empty ranges are not
-//     tested: the contract does not protect them.
+//     fail with ErrConflict; none is lost. Of two Updates that each Get (or
+//     GetMany) the same absent key and then Set it, exactly one sees it
+//     absent and commits; two Updates that each visit a key with an
+//     iterator (Iterate or IterateKeys) and then delete it conflict or
+//     serialise too. The suite makes both read before either commits,
+//     unless the backend makes the second wait for the first. Empty ranges
+//     are not tested: the contract does not protect them.
 //   - An iterator open in an Update while the Update Sets and Deletes keys,
 //     inside its range and outside: it visits keys in strict order, each
 //     at most once; it visits a key the Update does not write while it is
@@ -104,6 +106,9 @@ func Run(t *testing.T, open func(t testing.TB) storage.Store) {
 		{"SnapshotConcurrent", testSnapshotConcurrent},
 		{"Conflicts", testConflicts},
 		{"ConflictOnAbsentKey", testConflictOnAbsentKey},
+		{"ConflictOnAbsentKeyGetMany", testConflictOnAbsentKeyGetMany},
+		{"ConflictOnVisitedKey", testConflictOnVisitedKey},
+		{"ConflictOnVisitedKeyIterateKeys", testConflictOnVisitedKeyIterateKeys},
 		{"BigUpdate", testBigUpdate},
 		{"ContextCancelled", testContextCancelled},
 		{"Close", testClose},
@@ -1052,31 +1057,80 @@ func testConflicts(t *testing.T, s storage.Store) {
 // testConflictOnAbsentKey is what uniqueness rests on: two Updates that
 // each Get the same absent key and then Set it. Exactly one may see it
 // absent and commit; the other fails with ErrConflict (and, run again, sees
-// the key) or runs after the first and sees the key from the start.
-//
-// The two Updates do their Get before either commits: each, after its Get,
-// waits for the other's. A backend that runs Updates one at a time would
-// make that wait last for ever, so it is bounded, and once it has run out
-// a few times while the other Update had already been called, the
-// backend is taken to serialise Updates and the rounds left do not wait.
+// the key) or runs after the first and sees the key from the start. Both
+// Get the key before either commits, unless the backend makes one wait
+// for the other.
 func testConflictOnAbsentKey(t *testing.T, s storage.Store) {
-	rounds := 200
+	conflictOnAbsentKey(t, s, 200, func(tx storage.Tx, key []byte) error {
+		_, err := tx.Get(key)
+		return err
+	})
+}
+
+// conflictOnAbsentKey is testConflictOnAbsentKey in rounds (fewer with
+// -short) reading the key with read, which returns nil if it is present
+// and an error wrapping ErrNotFound if not.
+func conflictOnAbsentKey(t *testing.T, s storage.Store, rounds int, read func(storage.Tx, []byte) error) {
+	key := func(round int) []byte { return []byte("unique/" + strconv.Itoa(round)) }
+	var absent [2]bool // in the last attempt of each Update
+	pair(t, s, rounds, func(tx storage.Tx, round, me int, meet func()) error {
+		err := read(tx, key(round))
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			absent[me] = true
+		case err != nil:
+			return err
+		default:
+			absent[me] = false
+		}
+		meet()
+		if !absent[me] {
+			return nil
+		}
+		return tx.Set(key(round), []byte{byte('0' + me)})
+	}, func(round int, attempts [2]int) {
+		if absent[0] == absent[1] {
+			n := 0
+			if absent[0] {
+				n = 2
+			}
+			t.Fatalf("round %d: %d Updates saw the absent key and committed it (attempts %v), want exactly one", round, n, attempts)
+		}
+		winner := "0"
+		if absent[1] {
+			winner = "1"
+		}
+		if got, err := get(t, s, string(key(round))); err != nil || got != winner {
+			t.Fatalf("round %d: key = %q, %v; want %q, from the Update that committed it", round, got, err, winner)
+		}
+	})
+}
+
+// pair runs rounds (fewer with -short) of two concurrent Updates, each of
+// fn(tx, round, me, meet) with me 0 or 1, run again on ErrConflict. fn
+// calls meet once it has read what its writes depend on. In the first
+// attempt of each Update, meet waits for the other's meet, so that both
+// read before either commits. On a backend that runs Updates one at a time
+// that wait would last for ever, so it is bounded, and once it has run out
+// a few times while the other Update had already been called, pair takes
+// the backend to serialise Updates and meet returns at once. after runs
+// after each round, with the number of attempts each Update took.
+func pair(t *testing.T, s storage.Store, rounds int, fn func(tx storage.Tx, round, me int, meet func()) error, after func(round int, attempts [2]int)) {
+	t.Helper()
 	if testing.Short() {
-		rounds = 40
+		rounds /= 5
 	}
 	const patience = 100 * time.Millisecond
 	ctx := context.Background()
 	overlapped, stalls := 0, 0 // stalls: waits that ran out though the other had called Update
 	for round := range rounds {
-		key := []byte("unique/" + strconv.Itoa(round))
 		wait := stalls < 3
 		var (
-			calling   = [2]chan struct{}{make(chan struct{}), make(chan struct{})}
-			arrived   = [2]chan struct{}{make(chan struct{}), make(chan struct{})}
-			committed [2]bool // saw the key absent, set it, and committed
-			met       [2]bool // found the other past its Get
-			stalled   [2]bool
-			attempts  [2]int
+			calling  = [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+			arrived  = [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+			met      [2]bool // found the other at meet
+			stalled  [2]bool
+			attempts [2]int
 		)
 		var wg sync.WaitGroup
 		errs := make(chan error, 2)
@@ -1085,37 +1139,25 @@ func testConflictOnAbsentKey(t *testing.T, s storage.Store) {
 				close(calling[me])
 				for {
 					attempts[me]++
-					first := attempts[me] == 1
-					absent := false
-					err := s.Update(ctx, func(tx storage.Tx) error {
-						_, err := tx.Get(key)
-						switch {
-						case errors.Is(err, storage.ErrNotFound):
-							absent = true
-						case err != nil:
-							return err
-						default:
-							absent = false
+					first := attempts[me] == 1 && wait
+					meet := func() {
+						if !first {
+							return
 						}
-						if first && wait {
-							first = false
-							close(arrived[me])
+						first = false
+						close(arrived[me])
+						select {
+						case <-arrived[1-me]:
+							met[me] = true
+						case <-time.After(patience):
 							select {
-							case <-arrived[1-me]:
-								met[me] = true
-							case <-time.After(patience):
-								select {
-								case <-calling[1-me]:
-									stalled[me] = true
-								default:
-								}
+							case <-calling[1-me]:
+								stalled[me] = true
+							default:
 							}
 						}
-						if !absent {
-							return nil
-						}
-						return tx.Set(key, []byte{byte('0' + me)})
-					})
+					}
+					err := s.Update(ctx, func(tx storage.Tx) error { return fn(tx, round, me, meet) })
 					if errors.Is(err, storage.ErrConflict) {
 						if attempts[me] > 100 {
 							errs <- fmt.Errorf("round %d: %d conflicts in a row", round, attempts[me])
@@ -1125,9 +1167,7 @@ func testConflictOnAbsentKey(t *testing.T, s storage.Store) {
 					}
 					if err != nil {
 						errs <- err
-						return
 					}
-					committed[me] = absent
 					return
 				}
 			})
@@ -1143,22 +1183,9 @@ func testConflictOnAbsentKey(t *testing.T, s storage.Store) {
 		if stalled[0] || stalled[1] {
 			stalls++
 		}
-		if committed[0] == committed[1] {
-			n := 0
-			if committed[0] {
-				n = 2
-			}
-			t.Fatalf("round %d: %d Updates saw the absent key and committed it (attempts %v), want exactly one", round, n, attempts)
-		}
-		winner := "0"
-		if committed[1] {
-			winner = "1"
-		}
-		if got, err := get(t, s, string(key)); err != nil || got != winner {
-			t.Fatalf("round %d: key = %q, %v; want %q, from the Update that committed it", round, got, err, winner)
-		}
+		after(round, attempts)
 	}
-	t.Logf("%d of %d rounds had both Gets before either commit; %d waits ran out", overlapped, rounds, stalls)
+	t.Logf("%d of %d rounds had both Updates read before either committed; %d waits ran out", overlapped, rounds, stalls)
 }
 
 // testBigUpdate writes what every backend promises to accept in one
@@ -1252,6 +1279,45 @@ func testBigUpdate(t *testing.T, s storage.Store) {
 	if n := len(dump(t, s)); n != 0 {
 		t.Errorf("%d keys left after deleting them all", n)
 	}
+}
+
+// testConflictOnVisitedKey runs pairs of concurrent Updates that each
+// find, with an iterator, the one key of a prefix, which holds a counter
+// in the key itself, and replace it with the next: the key an Update
+// visited is deleted by the other, so they conflict or serialise, and no
+// increment is lost.
+func testConflictOnVisitedKey(t *testing.T, s storage.Store) {
+	conflictOnVisitedKey(t, s, storage.Tx.Iterate)
+}
+
+func conflictOnVisitedKey(t *testing.T, s storage.Store, iterate func(storage.Tx, storage.Range) storage.Iterator) {
+	key := func(n int) []byte { return fmt.Appendf(nil, "c/%06d", n) }
+	set(t, s, string(key(0)), "")
+	pair(t, s, 100, func(tx storage.Tx, round, me int, meet func()) error {
+		it := iterate(tx, storage.Range{Prefix: []byte("c/")})
+		defer it.Close()
+		if !it.Next() {
+			return fmt.Errorf("no counter key (err %v)", it.Err())
+		}
+		k := it.Key()
+		if it.Next() {
+			return fmt.Errorf("two counter keys, %q and %q", k, it.Key())
+		}
+		if err := errors.Join(it.Err(), it.Close()); err != nil {
+			return err
+		}
+		n, err := strconv.Atoi(string(k[len("c/"):]))
+		if err != nil {
+			return err
+		}
+		meet()
+		return errors.Join(tx.Delete(k), tx.Set(key(n+1), nil))
+	}, func(round int, attempts [2]int) {
+		want := []string{string(key(2 * (round + 1)))}
+		if diff := cmp.Diff(want, viewKeys(t, s, storage.Range{Prefix: []byte("c/")})); diff != "" {
+			t.Fatalf("round %d: counter keys after two increments (attempts %v) (-want +got):\n%s", round, attempts, diff)
+		}
+	})
 }
 
 func testContextCancelled(t *testing.T, s storage.Store) {
