@@ -186,19 +186,24 @@ func PrefixEnd(prefix []byte) []byte {
 // MultiGetter is implemented by a Tx that can read many keys at once (in one
 // round trip on a networked backend).
 type MultiGetter interface {
-	// GetMany returns the values of keys, in the order of keys: values[i]
-	// is nil when keys[i] does not exist and a non-nil slice (perhaps
-	// empty) when it does. It sees the transaction's own writes, like Get.
-	// An invalid key fails the call (ErrInvalidKey) and reads nothing. The
-	// slices belong to the caller.
+	// GetMany returns the values of keys, in the order of keys (which may
+	// repeat a key): values[i] is nil when keys[i] does not exist and a
+	// non-nil slice (perhaps empty) when it does. It sees the
+	// transaction's own writes and counts as a Get of each key (for
+	// conflicts too), in a View as in an Update. An invalid key fails the
+	// whole call with ErrInvalidKey and no values; after the function the
+	// Tx was passed to has returned, it fails with ErrTxDone. The slices
+	// belong to the caller.
 	GetMany(keys [][]byte) (values [][]byte, err error)
 }
 
 // KeyIterator is implemented by a Tx that can iterate keys without reading
 // their values (an index walk or a count that needs only the keys).
 type KeyIterator interface {
-	// IterateKeys is Iterate for a caller that will not call Value: the
-	// iterator's Value may fail or return nil.
+	// IterateKeys is Iterate for a caller that will not call Value: it
+	// visits the same keys in the same order, counts as reading them (for
+	// conflicts too) and fails the same way, but the iterator's Value may
+	// fail or return nil (it never returns a wrong value).
 	IterateKeys(r Range) Iterator
 }
 

@@ -16,6 +16,12 @@
 // memtable, counting each key and each value below 1 MiB) and about 52 000
 // keys; past that, Set and Delete fail with an error wrapping ErrTxTooBig and
 // write nothing.
+//
+// A transaction implements storage.MultiGetter, with one Badger Get per key
+// (there is no round trip to save in process), and storage.KeyIterator,
+// whose iterator never reads a value: the Value method of an iterator from
+// IterateKeys always fails. (Iterate, too, reads a value only when Value is
+// called: Badger's value prefetching is off for both.)
 package badgerstore
 
 import (
@@ -38,7 +44,7 @@ import (
 // Errors of this backend, beyond the storage sentinels.
 var (
 	// ErrLocked is returned by Open for a directory another Store (in this
-	// process or another) has open.
+	// process or another) has open. See Open for how it is detected.
 	ErrLocked = errors.New("badgerstore: directory is in use by another store")
 	// ErrNotBadgerDir is returned by Open for a path that is not a directory,
 	// or a directory that holds files and no Badger MANIFEST.
@@ -73,6 +79,7 @@ type Options struct {
 type Store struct {
 	db     *badger.DB
 	memory bool
+	unlock func() error // releases the directory's lock; nil in memory
 
 	mu      sync.RWMutex // guards closed
 	closed  bool
@@ -94,12 +101,31 @@ const memTableSize = 32 << 20
 // and ErrNotBadgerDir if dir is a file, or a directory holding files of which
 // none is a Badger MANIFEST and some are not Badger's. The Store must be
 // closed.
+//
+// Before Badger opens dir, Open locks the file userkit.lock in it (creating
+// it, and dir, if needed) and holds the lock until Close: with flock on
+// Linux, macOS and the BSDs, and by opening the file with no sharing on
+// Windows. The operating system releases the lock when the process exits,
+// even by kill -9, so a crash leaves no stale lock. A second Open of dir
+// fails with ErrLocked, in this process or in another one (a program can
+// take the same lock to keep a Store off a directory, for a backup say). On
+// other platforms the lock only guards against a second Store in this
+// process; Badger's own lock then refuses another process, with an error
+// that does not wrap ErrLocked.
 func Open(dir string, opts *Options) (*Store, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
+	var unlock func() error
 	if dir != "" {
 		if err := checkDir(dir); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("badgerstore: %w", err)
+		}
+		var err error
+		if unlock, err = lockDir(dir); err != nil {
 			return nil, err
 		}
 	}
@@ -124,18 +150,19 @@ func Open(dir string, opts *Options) (*Store, error) {
 	}
 	db, err := badger.Open(bo)
 	if err != nil {
-		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
-			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
+		if unlock != nil {
+			unlock()
 		}
 		return nil, fmt.Errorf("badgerstore: open %s: %v", dir, err)
 	}
-	return &Store{db: db, memory: dir == ""}, nil
+	return &Store{db: db, memory: dir == "", unlock: unlock}, nil
 }
 
-// badgerFile reports whether name is a file Badger keeps in its directory.
+// badgerFile reports whether name is a file Badger, or Open, keeps in a
+// Store's directory.
 func badgerFile(name string) bool {
 	switch name {
-	case "LOCK", "KEYREGISTRY", "DISCARD", badger.ManifestFilename:
+	case "LOCK", "KEYREGISTRY", "DISCARD", badger.ManifestFilename, lockName:
 		return true
 	}
 	switch filepath.Ext(name) {
@@ -179,8 +206,8 @@ func checkDir(dir string) error {
 }
 
 // Close waits for the transactions in progress, then flushes and closes the
-// database. Later transactions fail with storage.ErrClosed. Calling Close
-// again returns nil.
+// database and releases the directory's lock. Later transactions fail with
+// storage.ErrClosed. Calling Close again returns nil.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	s.closed = true
@@ -190,6 +217,11 @@ func (s *Store) Close() error {
 		s.running.Wait()
 		if cerr := s.db.Close(); cerr != nil {
 			err = fmt.Errorf("badgerstore: close: %v", cerr)
+		}
+		if s.unlock != nil {
+			if uerr := s.unlock(); uerr != nil && err == nil {
+				err = fmt.Errorf("badgerstore: unlock: %v", uerr)
+			}
 		}
 	})
 	return err

@@ -226,6 +226,11 @@ func TestOpenLocked(t *testing.T) {
 	if !strings.HasPrefix(err.Error(), "badgerstore: ") {
 		t.Errorf("error %q lacks the package prefix", err)
 	}
+	// The failed Open must not have released the first Store's lock.
+	if _, err := badgerstore.Open(dir, nil); !errors.Is(err, badgerstore.ErrLocked) {
+		t.Fatalf("third Open of %s: err = %v, want ErrLocked", dir, err)
+	}
+	update(t, s, func(tx storage.Tx) error { return tx.Set([]byte("a"), []byte("1")) })
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -262,6 +267,7 @@ func TestOpenNotBadgerDir(t *testing.T) {
 		{"empty dir", t.TempDir(), nil},
 		{"missing dir", filepath.Join(root, "new", "db"), nil},
 		{"dir with only Badger-named files", dir("leftover", "LOCK"), nil},
+		{"dir with only the lock file", dir("locked-once", "userkit.lock"), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

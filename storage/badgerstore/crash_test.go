@@ -264,4 +264,17 @@ func TestOpenHeldByAnotherProcess(t *testing.T) {
 		t.Fatalf("Open of a directory another process holds: %v, want ErrLocked", err)
 	}
 	t.Logf("the error reads: %v", err)
+
+	// The lock dies with its process, even by kill -9.
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	st, err := badgerstore.Open(dir, nil)
+	if err != nil {
+		t.Fatalf("Open after the holder was killed: %v", err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -188,6 +188,8 @@ type iterator struct {
 	reverse bool
 	item    *badger.Item // current item, or nil
 	err     error
+	// keysOnly is set for IterateKeys: Value fails.
+	keysOnly bool
 }
 
 var errNoKey = errors.New("badgerstore: Value called without a current key")
@@ -234,6 +236,8 @@ func (it *iterator) Value() ([]byte, error) {
 		return nil, storage.ErrTxDone
 	case it.item == nil:
 		return nil, errNoKey
+	case it.keysOnly:
+		return nil, errKeysOnly
 	}
 	return it.tx.value(it.item, it.item.Key()[1:])
 }

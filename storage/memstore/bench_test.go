@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -99,13 +98,6 @@ type floor struct {
 	its   time.Duration
 	cpu0  time.Duration // process CPU time at the start
 	fcpu  time.Duration // process CPU time spent in the floor
-}
-
-// cpuTime returns the CPU time the process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func newFloor(b *testing.B, batch int, run func(i int)) *floor {
@@ -277,5 +269,45 @@ func BenchmarkScan(b *testing.B) {
 		f.done()
 	}
 	b.ReportMetric(float64(b.N*len(sorted))/b.Elapsed().Seconds(), "keys/s")
+	f.report()
+}
+
+// plainTx hides a Tx's optional methods, so that storage.GetMany falls
+// back to one Get per key.
+type plainTx struct{ storage.Tx }
+
+// BenchmarkGetMany runs Views reading 64 random keys of a store of
+// benchKeys keys with storage.GetMany. The floor here is its fallback, one
+// Get per key in a View: x-floor is the gain of memstore's GetMany.
+func BenchmarkGetMany(b *testing.B) {
+	ctx := context.Background()
+	s := bigStore()
+	rng := rand.New(rand.NewPCG(1, 2))
+	keys := make([][]byte, 64)
+	draw := func() {
+		for i := range keys {
+			keys[i] = benchKey(rng.Uint64N(benchKeys))
+		}
+	}
+	read := func(tx storage.Tx) error {
+		vs, err := storage.GetMany(tx, keys)
+		if err == nil && len(vs[0]) != benchValue {
+			err = fmt.Errorf("value of %d bytes, want %d", len(vs[0]), benchValue)
+		}
+		return err
+	}
+	f := newFloor(b, 16, func(int) {
+		draw()
+		if err := s.View(ctx, func(tx storage.Tx) error { return read(plainTx{tx}) }); err != nil {
+			b.Fatal(err)
+		}
+	})
+	for b.Loop() {
+		draw() // as the floor does
+		if err := s.View(ctx, read); err != nil {
+			b.Fatal(err)
+		}
+		f.done()
+	}
 	f.report()
 }

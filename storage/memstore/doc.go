@@ -24,6 +24,15 @@
 // they take the writer's lock is a serial order of all transactions: the
 // store is serializable.
 //
+// # Optional interfaces
+//
+// A transaction implements storage.MultiGetter (a View's GetMany locks the
+// tree once per 64 keys instead of once per key) and storage.KeyIterator
+// (which saves nothing here: Iterate copies a value only when Value is
+// called). The Value method of an iterator from IterateKeys always fails,
+// so that code which relies on it fails in tests on this store, not only
+// on a backend that cannot read values there.
+//
 // # Memory
 //
 // Keys and values are copied in and out. The store keeps one allocation per

@@ -22,8 +22,9 @@ import (
 // tree once per batch; the entries it holds are immutable strings, so they
 // need no lock.
 type iterator struct {
-	tx      *tx
-	reverse bool
+	tx       *tx
+	reverse  bool
+	keysOnly bool // from IterateKeys: Value fails
 	// first is where the walk starts and last where it stops, in walking
 	// order (for a reverse walk first is the upper bound). A nil key is no
 	// bound; strict bounds exclude the key itself.
@@ -244,6 +245,9 @@ func (it *iterator) Value() ([]byte, error) {
 	}
 	if it.kv == "" {
 		return nil, errNoKey
+	}
+	if it.keysOnly {
+		return nil, errKeysOnly
 	}
 	return clone(entryVal(it.kv)), nil
 }

@@ -27,15 +27,36 @@
 //   - An Iterator that fn leaves open does not stop the commit; it fails
 //     with ErrTxDone afterwards.
 //   - Concurrent read-modify-write Updates of one key either serialise or
-//     fail with ErrConflict; none is lost.
+//     fail with ErrConflict; none is lost. Of two Updates that each Get (or
+//     GetMany) the same absent key and then Set it, exactly one sees it
+//     absent and commits; two Updates that each visit a key with an
+//     iterator (Iterate or IterateKeys) and then delete it conflict or
+//     serialise too. The suite makes both read before either commits,
+//     unless the backend makes the second wait for the first. Empty ranges
+//     are not tested: the contract does not protect them.
+//   - An iterator open in an Update while the Update Sets and Deletes keys,
+//     inside its range and outside: it visits keys in strict order, each
+//     at most once; it visits a key the Update does not write while it is
+//     open if and only if the key existed when Iterate was called (the
+//     Update's earlier writes included); a key written while it is open
+//     may or may not be visited, and Value returns one of the values the
+//     key had between Iterate and the Next that reached it. Once it is
+//     closed, Get and new iterators see every write, and the commit stores
+//     them.
+//   - An Update of 10,000 keys holding 4 MiB of keys and values commits,
+//     and so does one deleting them all.
+//   - storage.GetMany and storage.IterateKeys, on a Tx with or without
+//     MultiGetter and KeyIterator, answer as one Get per key and as
+//     Iterate do (a key-only iterator's Value may fail or return nil, but
+//     not a wrong value).
 //   - A View sees one snapshot: never part of an Update.
 //   - Update with a context that is done before or while fn runs commits
 //     nothing and returns ctx.Err(); View with a context done before it
 //     starts returns ctx.Err().
 //
 // The suite never nests transactions (it never calls View or Update inside
-// fn), so a backend may serialise transactions with a lock. It runs in well
-// under a second per backend; -short makes the concurrency tests smaller.
+// fn), so a backend may serialise transactions with a lock. It runs in a
+// second or two per backend; -short makes the concurrency tests smaller.
 package storagetest
 
 import (
@@ -46,6 +67,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -74,10 +96,20 @@ func Run(t *testing.T, open func(t testing.TB) storage.Store) {
 		{"OwnWrites", testOwnWrites},
 		{"SeveralIterators", testSeveralIterators},
 		{"WriteWhileIterating", testWriteWhileIterating},
+		{"IterateWhileWriting", testIterateWhileWriting},
+		{"GetMany", testGetMany},
+		{"GetManyModel", testGetManyModel},
+		{"IterateKeys", testIterateKeys},
+		{"IterateKeysWhileWriting", testIterateKeysWhileWriting},
 		{"UnclosedIterator", testUnclosedIterator},
 		{"Snapshot", testSnapshot},
 		{"SnapshotConcurrent", testSnapshotConcurrent},
 		{"Conflicts", testConflicts},
+		{"ConflictOnAbsentKey", testConflictOnAbsentKey},
+		{"ConflictOnAbsentKeyGetMany", testConflictOnAbsentKeyGetMany},
+		{"ConflictOnVisitedKey", testConflictOnVisitedKey},
+		{"ConflictOnVisitedKeyIterateKeys", testConflictOnVisitedKeyIterateKeys},
+		{"BigUpdate", testBigUpdate},
 		{"ContextCancelled", testContextCancelled},
 		{"Close", testClose},
 		{"TxDone", testTxDone},
@@ -649,6 +681,175 @@ func testWriteWhileIterating(t *testing.T, s storage.Store) {
 	}
 }
 
+// testIterateWhileWriting opens an iterator in an Update and, at each key
+// it visits, Sets and Deletes keys ahead of it, behind it, the current key
+// and keys outside its range, checking what Tx.Iterate promises.
+func testIterateWhileWriting(t *testing.T, s storage.Store) {
+	iterateWhileWriting(t, s, storage.Tx.Iterate, true)
+}
+
+// iterateWhileWriting is testIterateWhileWriting for the iterators iterate
+// returns, checking their values if values is set.
+func iterateWhileWriting(t *testing.T, s storage.Store, iterate func(storage.Tx, storage.Range) storage.Iterator, values bool) {
+	rounds := 40
+	if testing.Short() {
+		rounds = 10
+	}
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range rounds {
+		p := fmt.Sprintf("%02d/", round)
+		var inside, all []string
+		for i := range 16 {
+			inside = append(inside, fmt.Sprintf("%sr/%02d", p, i))
+		}
+		all = append(all, p+"q", p+"r", p+"s/0", p+"s/1")
+		all = append(all, inside...)
+		r := storage.Range{Prefix: []byte(p + "r/"), Reverse: rng.IntN(2) == 0}
+		if rng.IntN(2) == 0 {
+			r.Start = []byte(inside[rng.IntN(len(inside))])
+		}
+		if rng.IntN(2) == 0 {
+			r.End = []byte(inside[rng.IntN(len(inside))])
+		}
+		n := 0
+		value := func() string { n++; return fmt.Sprintf("v%d", n) }
+
+		model := map[string]string{} // what the transaction sees
+		var kv []string
+		for _, k := range all {
+			if rng.IntN(2) == 0 {
+				v := value()
+				model[k] = v
+				kv = append(kv, k, v)
+			}
+		}
+		set(t, s, kv...)
+
+		// write makes a random change to one key of all, or to cur.
+		write := func(tx storage.Tx, cur string) (string, string, error) {
+			k := all[rng.IntN(len(all))]
+			if cur != "" && rng.IntN(3) == 0 {
+				k = cur
+			}
+			if rng.IntN(3) == 0 {
+				delete(model, k)
+				return k, "", tx.Delete([]byte(k))
+			}
+			v := value()
+			model[k] = v
+			return k, v, tx.Set([]byte(k), []byte(v))
+		}
+
+		var fail []string
+		failf := func(format string, args ...any) {
+			fail = append(fail, fmt.Sprintf(format, args...))
+		}
+		err := s.Update(ctx, func(tx storage.Tx) error {
+			for range 6 { // before Iterate: all seen
+				if _, _, err := write(tx, ""); err != nil {
+					return err
+				}
+			}
+			// seen lists, per key, the values it had since Iterate; a
+			// key visited must have one of them.
+			seen := map[string][]string{}
+			for k, v := range model {
+				if inRange(k, r) {
+					seen[k] = []string{v}
+				}
+			}
+			written := map[string]bool{}
+			visited := map[string]bool{}
+			it := iterate(tx, r)
+			defer it.Close()
+			prev := ""
+			for it.Next() {
+				kb := it.Key()
+				k := string(kb)
+				switch {
+				case !inRange(k, r):
+					failf("visited %q, outside the range", k)
+				case prev != "" && (k <= prev) != r.Reverse || k == prev:
+					failf("visited %q after %q", k, prev)
+				case len(seen[k]) == 0:
+					failf("visited %q, which did not exist while the iterator was open", k)
+				}
+				prev, visited[k] = k, true
+				clear(kb)
+				if values {
+					vb, err := it.Value()
+					if err != nil {
+						return fmt.Errorf("Value of %q: %w", k, err)
+					}
+					if !slices.Contains(seen[k], string(vb)) {
+						failf("Value of %q = %q, want one of the values it had since Iterate, %q", k, vb, seen[k])
+					}
+					clear(vb)
+				}
+				for range rng.IntN(4) {
+					wk, wv, err := write(tx, k)
+					if err != nil {
+						return err
+					}
+					written[wk] = true
+					if wv != "" && inRange(wk, r) {
+						seen[wk] = append(seen[wk], wv)
+					}
+				}
+			}
+			if err := it.Err(); err != nil {
+				return err
+			}
+			if err := it.Close(); err != nil {
+				return err
+			}
+			for k := range seen {
+				if !written[k] && !visited[k] {
+					failf("did not visit %q, which existed at Iterate and was not written while the iterator was open", k)
+				}
+			}
+			// Once it is closed, the transaction sees every write.
+			for _, k := range all {
+				v, err := tx.Get([]byte(k))
+				want, ok := model[k]
+				switch {
+				case !ok && !errors.Is(err, storage.ErrNotFound):
+					failf("Get(%q) after the iterator = %q, %v; want ErrNotFound", k, v, err)
+				case ok && (err != nil || string(v) != want):
+					failf("Get(%q) after the iterator = %q, %v; want %q", k, v, err, want)
+				}
+			}
+			got, err := scan(tx, storage.Range{Prefix: []byte(p)})
+			if err != nil {
+				return err
+			}
+			if diff := cmp.Diff(model, got); diff != "" {
+				failf("a new iterator after the first (-want +got):\n%s", diff)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("round %d, Iterate(%s): Update: %v", round, format(r), err)
+		}
+		for _, f := range fail {
+			t.Errorf("round %d, Iterate(%s): %s", round, format(r), f)
+		}
+		got := map[string]string{}
+		for k, v := range dump(t, s) {
+			if strings.HasPrefix(k, p) {
+				got[k] = v
+			}
+		}
+		if diff := cmp.Diff(model, got); diff != "" {
+			t.Errorf("round %d, Iterate(%s): committed (-want +got):\n%s", round, format(r), diff)
+		}
+		if t.Failed() {
+			return
+		}
+	}
+}
+
 func testUnclosedIterator(t *testing.T, s storage.Store) {
 	err := s.Update(context.Background(), func(tx storage.Tx) error {
 		if err := tx.Set([]byte("a"), []byte("1")); err != nil {
@@ -770,6 +971,19 @@ func testSnapshotConcurrent(t *testing.T, s storage.Store) {
 							return fmt.Errorf("View saw %s=%s, k0=%s, k%d=%s: part of an Update", k, v, first, nkeys-1, last)
 						}
 					}
+					all := make([][]byte, nkeys)
+					for i := range all {
+						all[i] = key(i)
+					}
+					many, err := storage.GetMany(tx, all)
+					if err != nil {
+						return err
+					}
+					for i, v := range many {
+						if string(v) != string(first) {
+							return fmt.Errorf("View saw k0=%s and, with GetMany, k%d=%s: part of an Update", first, i, v)
+						}
+					}
 					return nil
 				})
 				if err != nil {
@@ -838,6 +1052,272 @@ func testConflicts(t *testing.T, s storage.Store) {
 	if want := strconv.Itoa(workers * increments); got != want {
 		t.Errorf("counter = %s after %d×%d increments, want %s: an increment was lost", got, workers, increments, want)
 	}
+}
+
+// testConflictOnAbsentKey is what uniqueness rests on: two Updates that
+// each Get the same absent key and then Set it. Exactly one may see it
+// absent and commit; the other fails with ErrConflict (and, run again, sees
+// the key) or runs after the first and sees the key from the start. Both
+// Get the key before either commits, unless the backend makes one wait
+// for the other.
+func testConflictOnAbsentKey(t *testing.T, s storage.Store) {
+	conflictOnAbsentKey(t, s, 200, func(tx storage.Tx, key []byte) error {
+		_, err := tx.Get(key)
+		return err
+	})
+}
+
+// conflictOnAbsentKey is testConflictOnAbsentKey in rounds (fewer with
+// -short) reading the key with read, which returns nil if it is present
+// and an error wrapping ErrNotFound if not.
+func conflictOnAbsentKey(t *testing.T, s storage.Store, rounds int, read func(storage.Tx, []byte) error) {
+	key := func(round int) []byte { return []byte("unique/" + strconv.Itoa(round)) }
+	var absent [2]bool // in the last attempt of each Update
+	pair(t, s, rounds, func(tx storage.Tx, round, me int, meet func()) error {
+		err := read(tx, key(round))
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			absent[me] = true
+		case err != nil:
+			return err
+		default:
+			absent[me] = false
+		}
+		meet()
+		if !absent[me] {
+			return nil
+		}
+		return tx.Set(key(round), []byte{byte('0' + me)})
+	}, func(round int, attempts [2]int) {
+		if absent[0] == absent[1] {
+			n := 0
+			if absent[0] {
+				n = 2
+			}
+			t.Fatalf("round %d: %d Updates saw the absent key and committed it (attempts %v), want exactly one", round, n, attempts)
+		}
+		winner := "0"
+		if absent[1] {
+			winner = "1"
+		}
+		if got, err := get(t, s, string(key(round))); err != nil || got != winner {
+			t.Fatalf("round %d: key = %q, %v; want %q, from the Update that committed it", round, got, err, winner)
+		}
+	})
+}
+
+// pair runs rounds (fewer with -short) of two concurrent Updates, each of
+// fn(tx, round, me, meet) with me 0 or 1, run again on ErrConflict. fn
+// calls meet once it has read what its writes depend on. In the first
+// attempt of each Update, meet waits for the other's meet, so that both
+// read before either commits. On a backend that runs Updates one at a time
+// that wait would last for ever, so it is bounded, and once it has run out
+// a few times while the other Update had already been called, pair takes
+// the backend to serialise Updates and meet returns at once. after runs
+// after each round, with the number of attempts each Update took.
+func pair(t *testing.T, s storage.Store, rounds int, fn func(tx storage.Tx, round, me int, meet func()) error, after func(round int, attempts [2]int)) {
+	t.Helper()
+	if testing.Short() {
+		rounds /= 5
+	}
+	const patience = 100 * time.Millisecond
+	ctx := context.Background()
+	overlapped, stalls := 0, 0 // stalls: waits that ran out though the other had called Update
+	for round := range rounds {
+		wait := stalls < 3
+		var (
+			calling  = [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+			arrived  = [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+			met      [2]bool // found the other at meet
+			stalled  [2]bool
+			attempts [2]int
+		)
+		var wg sync.WaitGroup
+		errs := make(chan error, 2)
+		for me := range 2 {
+			wg.Go(func() {
+				close(calling[me])
+				for {
+					attempts[me]++
+					first := attempts[me] == 1 && wait
+					meet := func() {
+						if !first {
+							return
+						}
+						first = false
+						close(arrived[me])
+						select {
+						case <-arrived[1-me]:
+							met[me] = true
+						case <-time.After(patience):
+							select {
+							case <-calling[1-me]:
+								stalled[me] = true
+							default:
+							}
+						}
+					}
+					err := s.Update(ctx, func(tx storage.Tx) error { return fn(tx, round, me, meet) })
+					if errors.Is(err, storage.ErrConflict) {
+						if attempts[me] > 100 {
+							errs <- fmt.Errorf("round %d: %d conflicts in a row", round, attempts[me])
+							return
+						}
+						continue
+					}
+					if err != nil {
+						errs <- err
+					}
+					return
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("Update: %v", err)
+		}
+		if met[0] && met[1] {
+			overlapped++
+		}
+		if stalled[0] || stalled[1] {
+			stalls++
+		}
+		after(round, attempts)
+	}
+	t.Logf("%d of %d rounds had both Updates read before either committed; %d waits ran out", overlapped, rounds, stalls)
+}
+
+// testBigUpdate writes what every backend promises to accept in one
+// Update, 10,000 keys and 4 MiB of keys and values together, reads it all
+// back, and deletes it all in one Update again.
+func testBigUpdate(t *testing.T, s storage.Store) {
+	const (
+		nkeys = 10_000
+		total = 4 << 20
+	)
+	key := func(i int) []byte { return fmt.Appendf(nil, "big/%05d", i) }
+	keyBytes := nkeys * len(key(0))
+	// Values of incompressible bytes, sized so that keys and values add up
+	// to exactly total.
+	rng := rand.New(rand.NewPCG(1, 2))
+	want := make(map[string]string, nkeys)
+	size := 0
+	for i := range nkeys {
+		n := (total - keyBytes) / nkeys
+		if i < (total-keyBytes)%nkeys {
+			n++
+		}
+		v := make([]byte, n)
+		for j := range v {
+			v[j] = byte(rng.Uint32())
+		}
+		want[string(key(i))] = string(v)
+		size += len(key(i)) + n
+	}
+	if size != total {
+		t.Fatalf("the test writes %d bytes, want %d", size, total)
+	}
+	ctx := context.Background()
+	err := s.Update(ctx, func(tx storage.Tx) error {
+		for i := range nkeys {
+			if err := tx.Set(key(i), []byte(want[string(key(i))])); err != nil {
+				return fmt.Errorf("Set of key %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Update of %d keys and %d bytes: %v", nkeys, total, err)
+	}
+	var got map[string]string
+	err = s.View(ctx, func(tx storage.Tx) error {
+		var err error
+		if got, err = scan(tx, storage.Range{}); err != nil {
+			return err
+		}
+		for _, i := range []int{0, nkeys / 2, nkeys - 1} {
+			v, err := tx.Get(key(i))
+			if err != nil {
+				return fmt.Errorf("Get of key %d: %w", i, err)
+			}
+			if string(v) != want[string(key(i))] {
+				t.Errorf("Get of key %d: %d bytes that differ from the %d written", i, len(v), len(want[string(key(i))]))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+	if len(got) != len(want) {
+		t.Errorf("read back %d keys, want %d", len(got), len(want))
+	}
+	bad := 0
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			if bad++; bad <= 5 {
+				t.Errorf("key %s: read back %d bytes (present %v) that differ from the %d written", k, len(g), ok, len(v))
+			}
+		}
+	}
+	if bad > 5 {
+		t.Errorf("... %d keys differ in all", bad)
+	}
+
+	err = s.Update(ctx, func(tx storage.Tx) error {
+		for i := range nkeys {
+			if err := tx.Delete(key(i)); err != nil {
+				return fmt.Errorf("Delete of key %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Update deleting %d keys: %v", nkeys, err)
+	}
+	if n := len(dump(t, s)); n != 0 {
+		t.Errorf("%d keys left after deleting them all", n)
+	}
+}
+
+// testConflictOnVisitedKey runs pairs of concurrent Updates that each
+// find, with an iterator, the one key of a prefix, which holds a counter
+// in the key itself, and replace it with the next: the key an Update
+// visited is deleted by the other, so they conflict or serialise, and no
+// increment is lost.
+func testConflictOnVisitedKey(t *testing.T, s storage.Store) {
+	conflictOnVisitedKey(t, s, storage.Tx.Iterate)
+}
+
+func conflictOnVisitedKey(t *testing.T, s storage.Store, iterate func(storage.Tx, storage.Range) storage.Iterator) {
+	key := func(n int) []byte { return fmt.Appendf(nil, "c/%06d", n) }
+	set(t, s, string(key(0)), "")
+	pair(t, s, 100, func(tx storage.Tx, round, me int, meet func()) error {
+		it := iterate(tx, storage.Range{Prefix: []byte("c/")})
+		defer it.Close()
+		if !it.Next() {
+			return fmt.Errorf("no counter key (err %v)", it.Err())
+		}
+		k := it.Key()
+		if it.Next() {
+			return fmt.Errorf("two counter keys, %q and %q", k, it.Key())
+		}
+		if err := errors.Join(it.Err(), it.Close()); err != nil {
+			return err
+		}
+		n, err := strconv.Atoi(string(k[len("c/"):]))
+		if err != nil {
+			return err
+		}
+		meet()
+		return errors.Join(tx.Delete(k), tx.Set(key(n+1), nil))
+	}, func(round int, attempts [2]int) {
+		want := []string{string(key(2 * (round + 1)))}
+		if diff := cmp.Diff(want, viewKeys(t, s, storage.Range{Prefix: []byte("c/")})); diff != "" {
+			t.Fatalf("round %d: counter keys after two increments (attempts %v) (-want +got):\n%s", round, attempts, diff)
+		}
+	})
 }
 
 func testContextCancelled(t *testing.T, s storage.Store) {
