@@ -102,8 +102,16 @@ type Tx interface {
 
 	// Iterate returns an iterator over the keys of r, in byte order (or
 	// reverse byte order when r.Reverse is set). The iterator sees the
-	// transaction's own writes made before Iterate was called; writes made
-	// while it is open may or may not be seen. It must be closed.
+	// transaction's own writes made before Iterate was called. The
+	// transaction may Set and Delete keys, inside r or outside it, while
+	// the iterator is open: the iterator still visits keys in strict
+	// order, each at most once, and visits a key that is not written while
+	// it is open if and only if the key existed when Iterate was called. A
+	// key written while it is open may or may not be visited; if it is,
+	// Value returns one of the values the key had between Iterate and the
+	// Next that reached it. Once the iterator is closed, Get and new
+	// iterators see every write, and the commit stores them. It must be
+	// closed.
 	Iterate(r Range) Iterator
 }
 
@@ -213,6 +221,11 @@ func GetMany(tx Tx, keys [][]byte) ([][]byte, error) {
 	if mg, ok := tx.(MultiGetter); ok {
 		return mg.GetMany(keys)
 	}
+	for _, k := range keys { // an invalid key reads nothing
+		if err := CheckKey(k); err != nil {
+			return nil, err
+		}
+	}
 	values := make([][]byte, len(keys))
 	for i, k := range keys {
 		v, err := tx.Get(k)
@@ -223,9 +236,6 @@ func GetMany(tx Tx, keys [][]byte) ([][]byte, error) {
 			}
 			values[i] = v
 		case errors.Is(err, ErrNotFound):
-			if err := CheckKey(k); err != nil {
-				return nil, err
-			}
 		default:
 			return nil, err
 		}
