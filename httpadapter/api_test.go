@@ -186,7 +186,8 @@ func TestMount(t *testing.T) {
 	}
 }
 
-// TestTrailingSlash sends every route with and without a trailing slash.
+// TestTrailingSlash sends every route with and without a trailing slash
+// (SPEC §10: /openapi.json too).
 func TestTrailingSlash(t *testing.T) {
 	e := newEnv(t, nil)
 	id := mustCreate(t, e, "admin-token", `{"external_id": "x"}`)
@@ -202,6 +203,7 @@ func TestTrailingSlash(t *testing.T) {
 		{method: "GET", path: "/users/" + id + "/diff?from=1&to=2"},
 		{method: "DELETE", path: "/users/" + id},
 		{method: "POST", path: "/users/" + id + "/restore"},
+		{method: "GET", path: "/openapi.json"},
 	} {
 		for _, slash := range []bool{false, true} {
 			rq := rq

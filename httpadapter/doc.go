@@ -5,7 +5,16 @@
 // # Routes
 //
 // Every path also answers with a trailing slash (/users and /users/,
-// /users/{id} and /users/{id}/).
+// /users/{id} and /users/{id}/, /openapi.json and /openapi.json/).
+//
+// The handler matches the path as the client sent it, segment by segment,
+// each segment unescaped on its own: {id} is exactly one segment, so
+// /users/%2F names the user "/" (404: not a user ID), never the
+// collection. A path parameter that is not a user ID (empty, "." or "..",
+// an encoded slash, lower case, too long, any other character) or a
+// version number is a 404 on every method, before authentication and the
+// method are looked at: it names no resource. An unclean path (/users//x,
+// /./users, a second trailing slash) is a 404 too, never a redirect.
 //
 //	POST   /users/                    create (?create_idp_user=true)      201, Location, ETag
 //	GET    /users/{id}                read (?include_deleted, ?embed)     200, ETag

@@ -28,23 +28,6 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (context.
 	return user.WithPrincipal(r.Context(), p), true
 }
 
-// pathID returns the {id} of the path. A value that is not a well-formed
-// user ID names no user: 404.
-func pathID(r *http.Request) (string, error) {
-	id := r.PathValue("id")
-	if !user.ValidID(id) {
-		return "", &requestError{status: http.StatusNotFound, msg: "no such user: " + strconv.Quote(truncate(id, 64)) + " is not a user ID (U followed by 26 upper-case Crockford base32 characters)"}
-	}
-	return id, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
-
 // ifMatch returns the versions an If-Match header accepts, or nil (no
 // condition) when it is absent or "*". The header is a list of entity tags
 // (RFC 9110 §13.1.1, over one or several header lines). A weak tag (W/"3")
@@ -150,11 +133,7 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id, err := pathID(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+	id := r.PathValue("id") // a user ID: checked by route
 	var opts *user.GetOptions
 	var embed []string
 	if r.URL.RawQuery != "" {
@@ -215,11 +194,7 @@ func (h *handler) write(w http.ResponseWriter, r *http.Request, do func(ctx cont
 	if !ok {
 		return
 	}
-	id, err := pathID(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+	id := r.PathValue("id") // a user ID: checked by route
 	if err := parseParams(r).err(); err != nil {
 		h.fail(w, r, err)
 		return
@@ -401,11 +376,7 @@ func (h *handler) versions(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id, err := pathID(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+	id := r.PathValue("id") // a user ID: checked by route
 	ps := parseParams(r, "limit", "offset")
 	limit := ps.int("limit", user.DefaultLimit, 1, user.MaxLimit)
 	offset := ps.int("offset", 0, 0, maxInt)
@@ -436,20 +407,12 @@ func (h *handler) version(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id, err := pathID(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+	id := r.PathValue("id") // a user ID: checked by route
 	if err := parseParams(r).err(); err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	n, err := strconv.ParseInt(r.PathValue("n"), 10, 64)
-	if err != nil || n < 1 {
-		h.fail(w, r, &requestError{status: http.StatusNotFound, msg: "no such version: " + strconv.Quote(truncate(r.PathValue("n"), 32)) + " is not a version number"})
-		return
-	}
+	n, _ := strconv.ParseInt(r.PathValue("n"), 10, 64) // a version number: checked by route
 	u, err := h.svc.GetVersion(ctx, id, n, nil)
 	if err != nil {
 		h.fail(w, r, err)
@@ -471,11 +434,7 @@ func (h *handler) diff(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id, err := pathID(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+	id := r.PathValue("id") // a user ID: checked by route
 	ps := parseParams(r, "from", "to")
 	from, to := ps.required("from"), ps.required("to")
 	if err := ps.err(); err != nil {

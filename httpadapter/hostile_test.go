@@ -2,6 +2,7 @@ package httpadapter
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -160,6 +161,29 @@ func TestHostile(t *testing.T) {
 		{name: "unknown path", req: req{method: "GET", path: "/nope", token: "admin-token"}, want: shape{Status: 404}},
 		{name: "unknown sub-path", req: req{method: "GET", path: "/users/" + user1 + "/friends", token: "admin-token"}, want: shape{Status: 404}},
 		{name: "patch by unknown external_id", req: req{method: "PATCH", path: "/users/", token: "admin-token", body: `{"external_id": "nobody"}`}, want: shape{Status: 404}},
+		// An ID segment that is not a user ID names no user, whatever it
+		// unescapes to: never another route (TestMalformedIDs has them all).
+		{name: "encoded slash id, GET", req: req{method: "GET", path: "/users/%2F", token: "admin-token"}, want: shape{Status: 404}, msg: "is not a user ID"},
+		{name: "encoded slash id, POST", req: req{method: "POST", path: "/users/%2F", token: "admin-token", body: `{}`}, want: shape{Status: 404}, msg: "is not a user ID"},
+		{name: "encoded slash id, DELETE", req: req{method: "DELETE", path: "/users/%2F", token: "admin-token"}, want: shape{Status: 404}, msg: "is not a user ID"},
+		{name: "encoded slash id, PATCH", req: req{method: "PATCH", path: "/users/%2f", token: "admin-token", body: `{"external_id": "ext-1", "first_name": "x"}`}, want: shape{Status: 404}, msg: "is not a user ID"},
+		{name: "encoded slash after an id", req: req{method: "GET", path: "/users/" + user1 + "%2Fversions", token: "admin-token"}, want: shape{Status: 404}, msg: "is not a user ID"},
+		{name: "encoded slash id, versions", req: req{method: "GET", path: "/users/%2F/versions", token: "admin-token"}, want: shape{Status: 404}, msg: "is not a user ID"},
+		{name: "encoded slash id, restore", req: req{method: "POST", path: "/users/%2F/restore", token: "admin-token"}, want: shape{Status: 404}, msg: "is not a user ID"},
+		{name: "empty id", req: req{method: "GET", path: "/users//versions", token: "admin-token"}, want: shape{Status: 404}, msg: "is not a user ID"},
+		{name: "dot id", req: req{method: "GET", path: "/users/.", token: "admin-token"}, want: shape{Status: 404}, msg: "is not a user ID"},
+		{name: "dot-dot id", req: req{method: "GET", path: "/users/..", token: "admin-token"}, want: shape{Status: 404}, msg: "is not a user ID"},
+		{name: "encoded dot-dot id", req: req{method: "GET", path: "/users/%2E%2E/versions", token: "admin-token"}, want: shape{Status: 404}, msg: "is not a user ID"},
+		{name: "unicode id", req: req{method: "GET", path: "/users/U000000000000000000000000%C3%89", token: "admin-token"}, want: shape{Status: 404}, msg: "is not a user ID"},
+		{name: "malformed id, no token", req: req{method: "GET", path: "/users/%2F"}, want: shape{Status: 404}, msg: "is not a user ID"},
+		// Unclean paths are a 404, never a redirect.
+		{name: "double slash before an id", req: req{method: "GET", path: "/users//" + user1, token: "admin-token"}, want: shape{Status: 404}},
+		{name: "dot segment", req: req{method: "GET", path: "/./users/", token: "admin-token"}, want: shape{Status: 404}},
+		{name: "dot-dot after an id", req: req{method: "GET", path: "/users/" + user1 + "/..", token: "admin-token"}, want: shape{Status: 404}},
+		{name: "two trailing slashes", req: req{method: "GET", path: "/users//", token: "admin-token"}, want: shape{Status: 404}},
+		{name: "double slash at the root", req: req{method: "GET", path: "//users/", token: "admin-token"}, want: shape{Status: 404}},
+		{name: "openapi.json with two slashes", req: req{method: "GET", path: "/openapi.json//"}, want: shape{Status: 404}},
+		{name: "version with an encoded slash", req: req{method: "GET", path: "/users/" + user1 + "/versions/1%2F", token: "admin-token"}, want: shape{Status: 404}, msg: "is not a version number"},
 
 		// Methods.
 		{name: "PUT user", req: req{method: "PUT", path: "/users/" + user1, token: "admin-token", body: `{}`}, want: shape{Status: 405}, header: "Allow", headerValue: "GET, HEAD, PATCH, DELETE"},
@@ -272,4 +296,52 @@ func repeat(s string, n int) []string {
 		out[i] = s
 	}
 	return out
+}
+
+// TestMalformedIDs sends every route, with every method, an ID segment that
+// is not a user ID: each is a 404 that says so, in the error shape, never
+// another route or a 405 (SPEC §10).
+func TestMalformedIDs(t *testing.T) {
+	e := hostileEnv(t)
+	segments := []string{
+		"%2F", "%2f", "a%2Fb", user1 + "%2F", "%2F" + user1, // encoded slashes
+		"", ".", "..", "%2E", "%2e%2E", // empty and dot segments
+		strings.ToLower(user1), "U0000000000000000000000000I", user1 + "0", strings.Repeat("U", 5000), // not the form
+		"U000000000000000000000000%C3%89", "%E2%80%8B" + user1, "%00", "%20", // unicode, NUL, space
+	}
+	routes := []string{"/users/%s", "/users/%s/", "/users/%s/restore", "/users/%s/versions", "/users/%s/versions/1", "/users/%s/diff?from=1&to=1"}
+	methods := []string{"GET", "HEAD", "POST", "PATCH", "DELETE", "PUT"}
+	for _, seg := range segments {
+		for _, route := range routes {
+			path := fmt.Sprintf(route, seg)
+			if path == "/users/" {
+				continue // the collection itself
+			}
+			for _, method := range methods {
+				rq := req{method: method, path: path, token: "admin-token"}
+				if method == "POST" || method == "PATCH" || method == "PUT" {
+					rq.body = `{"external_id": "ext-1", "first_name": "x"}`
+				}
+				r := e.do(rq)
+				if r.status != 404 {
+					t.Errorf("%s %.80s: %d, want 404: %.200s", method, path, r.status, r.body)
+					continue
+				}
+				if method == "HEAD" {
+					continue
+				}
+				if got := problemShape(t, r); got.Status != 404 || got.Locs != nil {
+					t.Errorf("%s %.80s: %+v", method, path, got)
+				}
+				if !bytes.Contains(r.body, []byte("is not a user ID")) {
+					t.Errorf("%s %.80s: body does not say it is not a user ID: %.200s", method, path, r.body)
+				}
+			}
+		}
+	}
+	// Nothing was created or changed.
+	r := e.do(req{method: "GET", path: "/users/?include_deleted=true", token: "admin-token"})
+	if c := r.json(t); c["count"] != json.Number("2") {
+		t.Errorf("after the requests the tenant has %v users, want 2: %s", c["count"], r.body)
+	}
 }
