@@ -79,6 +79,8 @@
 //	     user.ErrIdentityExists
 //	412  *user.VersionMismatchError, or an If-Match that can never match; nothing changed
 //	413  body over the limit
+//	431  request line and headers over Options.MaxHeaderBytes (default 64 KiB),
+//	     before routing and authentication
 //	415  body not declared as JSON
 //	422  *user.ValidationError, every problem with loc ["body", path...]
 //	503  user.ErrBusy or a cancelled request; Retry-After: 1
@@ -97,6 +99,16 @@
 // first and the write still checks it). A weak tag (W/"n") never matches,
 // since If-Match compares strongly (RFC 9110 §13.1.1). A malformed header
 // is 400.
+//
+// # Server
+//
+// The handler answers every request it receives in its JSON error shape, but
+// net/http answers some requests itself before any handler runs, in
+// text/plain: a request line and header over http.Server.MaxHeaderBytes
+// (431) and a request that is not well-formed HTTP (400, 505). Pass the
+// server to ConfigureServer, which raises MaxHeaderBytes to at least 1 MiB
+// and twice Options.MaxHeaderBytes: a header too large for the handler is
+// then its JSON 431, and only one at least twice its limit is net/http's.
 //
 // # Authentication
 //

@@ -83,6 +83,10 @@ func TestHostile(t *testing.T) {
 		{name: "no content type", req: req{method: "POST", path: "/users/", token: "admin-token", body: `{}`, header: map[string]string{"Content-Type": ""}}, want: shape{Status: 415}},
 		{name: "latin-1 charset", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{}`, header: map[string]string{"Content-Type": "application/json; charset=latin1"}}, want: shape{Status: 415}},
 		{name: "form", req: req{method: "POST", path: "/users/", token: "admin-token", body: `a=b`, header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}}, want: shape{Status: 415}},
+		{name: "70 KB query string", req: req{method: "GET", path: "/users/?query=" + strings.Repeat("a", 70<<10), token: "admin-token"}, want: shape{Status: 431}},
+		{name: "70 KB header on an unknown path", req: req{method: "GET", path: "/nope", header: map[string]string{"X-Padding": strings.Repeat("a", 70<<10)}}, want: shape{Status: 431}},
+		{name: "70 KB header with a malformed id", req: req{method: "DELETE", path: "/users/%2F", token: "admin-token", header: map[string]string{"X-Padding": strings.Repeat("a", 70<<10)}}, want: shape{Status: 431}},
+		{name: "many headers", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"first_name": "x"}`, header: manyHeaders(2000)}, want: shape{Status: 431}},
 		{name: "xml", req: req{method: "PATCH", path: "/users/", token: "admin-token", body: `<user/>`, header: map[string]string{"Content-Type": "application/xml"}}, want: shape{Status: 415}},
 
 		// Fields: unknown, repeated, wrong JSON type.
@@ -344,4 +348,13 @@ func TestMalformedIDs(t *testing.T) {
 	if c := r.json(t); c["count"] != json.Number("2") {
 		t.Errorf("after the requests the tenant has %v users, want 2: %s", c["count"], r.body)
 	}
+}
+
+// manyHeaders returns n headers of 40 bytes each.
+func manyHeaders(n int) map[string]string {
+	h := map[string]string{}
+	for i := range n {
+		h[fmt.Sprintf("X-H%06d", i)] = strings.Repeat("v", 28)
+	}
+	return h
 }

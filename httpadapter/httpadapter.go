@@ -35,6 +35,14 @@ type Options struct {
 	// MaxBodyBytes bounds request bodies. Default 1 MiB. A larger body
 	// is answered with 413.
 	MaxBodyBytes int64
+	// MaxHeaderBytes bounds the request line and header fields, counted
+	// as HTTP/1.1 sends them (each "Name: value" line with its CRLF).
+	// Default DefaultMaxHeaderBytes. A larger request is answered with a
+	// JSON 431. net/http refuses a header over its own
+	// http.Server.MaxHeaderBytes before the handler runs, with a
+	// text/plain 431: ConfigureServer raises that limit well above this
+	// one.
+	MaxHeaderBytes int
 	// Logger receives the causes of 500 responses and panics. Default:
 	// discard.
 	Logger *slog.Logger
@@ -43,16 +51,43 @@ type Options struct {
 // DefaultMaxBodyBytes is the default of Options.MaxBodyBytes.
 const DefaultMaxBodyBytes = 1 << 20
 
+// DefaultMaxHeaderBytes is the default of Options.MaxHeaderBytes.
+const DefaultMaxHeaderBytes = 64 << 10
+
+// ConfigureServer prepares srv to serve a handler that New built with opts,
+// so that the handler, not net/http, answers a request whose header is too
+// large: it raises srv.MaxHeaderBytes, never lowers it, to at least
+// http.DefaultMaxHeaderBytes (1 MiB) and twice Options.MaxHeaderBytes.
+// net/http reads a request's header up to srv.MaxHeaderBytes and answers
+// a larger one itself, before any handler runs, with a text/plain 431; the
+// handler answers one over Options.MaxHeaderBytes with its JSON 431. Only a
+// header over srv.MaxHeaderBytes, at least twice the handler's limit,
+// still gets net/http's answer (as does a request that is not HTTP at all:
+// a malformed request line or header is net/http's text/plain 400). Call
+// it before the server starts; like New, it never starts or owns it.
+func ConfigureServer(srv *http.Server, opts *Options) {
+	limit := DefaultMaxHeaderBytes
+	if opts != nil && opts.MaxHeaderBytes > 0 {
+		limit = opts.MaxHeaderBytes
+	}
+	have := srv.MaxHeaderBytes
+	if have <= 0 {
+		have = http.DefaultMaxHeaderBytes
+	}
+	srv.MaxHeaderBytes = max(have, http.DefaultMaxHeaderBytes, 2*limit)
+}
+
 const headerRequestID = "X-Request-Id"
 
 // handler is the http.Handler returned by New.
 type handler struct {
-	svc     *user.Service
-	auth    Authenticator
-	base    string
-	maxBody int64
-	log     *slog.Logger
-	openapi []byte
+	svc       *user.Service
+	auth      Authenticator
+	base      string
+	maxBody   int64
+	maxHeader int
+	log       *slog.Logger
+	openapi   []byte
 
 	templates []*template
 	maxSegs   int
@@ -79,6 +114,9 @@ func New(svc *user.Service, opts *Options) http.Handler {
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
+	}
+	if h.maxHeader = opts.MaxHeaderBytes; h.maxHeader <= 0 {
+		h.maxHeader = DefaultMaxHeaderBytes
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -289,12 +327,37 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.fail(sw, r, err)
 	}()
+	if n := headerBytes(r); n > h.maxHeader {
+		h.fail(sw, r, &requestError{status: http.StatusRequestHeaderFieldsTooLarge,
+			msg: "the request line and headers are " + strconv.Itoa(n) + " bytes, more than the limit of " + strconv.Itoa(h.maxHeader)})
+		return
+	}
 	serve, err := h.route(r)
 	if err != nil {
 		h.fail(sw, r, err)
 		return
 	}
 	serve(h, sw, r)
+}
+
+// headerBytes returns the size of r's request line and header fields as
+// HTTP/1.1 sends them: "METHOD target HTTP/1.1", "Host: host" and each
+// "Name: value", every line with its CRLF, and the empty line.
+func headerBytes(r *http.Request) int {
+	target := r.RequestURI
+	if target == "" {
+		target = r.URL.RequestURI()
+	}
+	n := len(r.Method) + 1 + len(target) + 1 + len(r.Proto) + 2
+	if r.Host != "" {
+		n += len("Host: ") + len(r.Host) + 2
+	}
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + 2 + len(v) + 2
+		}
+	}
+	return n + 2
 }
 
 // saneRequestID reports whether a client's X-Request-ID may be echoed: 1
