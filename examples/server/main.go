@@ -104,15 +104,18 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 
 	log := slog.New(slog.NewTextHandler(stdout, nil))
 	svc := user.NewService(store, &user.Options{IdentityProvider: &user.MemoryIdentityProvider{}})
+	hopts := &httpadapter.Options{Authenticator: tokens, Logger: log}
 	srv := &http.Server{
-		Handler:           httpadapter.New(svc, &httpadapter.Options{Authenticator: tokens, Logger: log}),
+		Handler:           httpadapter.New(svc, hopts),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// The handler answers a header over its limit (64 KiB) with a JSON
+	// 431; net/http must let such a request through to it.
+	httpadapter.ConfigureServer(srv, hopts)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -218,6 +219,30 @@ func TestRunErrors(t *testing.T) {
 		}
 		if !strings.Contains(got, tt.want) {
 			t.Errorf("run(%q) = %v, want an error containing %q", tt.args, err, tt.want)
+		}
+	}
+}
+
+// TestRunHeaderLimit checks that a request whose header is too large is
+// answered by the handler, in its JSON error shape, not by net/http in
+// text/plain (SPEC §10).
+func TestRunHeaderLimit(t *testing.T) {
+	s := start(t, map[string]string{"USERKIT_ADMIN_TOKEN": "t"}, "-data", "")
+	for _, size := range []int{70 << 10, 600 << 10} {
+		r, _ := http.NewRequest("GET", s.url+"/users/?query="+strings.Repeat("a", size), nil)
+		r.Header.Set("Authorization", "Bearer t")
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var p struct {
+			Status int    `json:"status"`
+			Title  string `json:"title"`
+		}
+		if resp.StatusCode != 431 || resp.Header.Get("Content-Type") != "application/json" || json.Unmarshal(body, &p) != nil || p.Status != 431 {
+			t.Errorf("%d bytes of query: %d %s %.200s", size, resp.StatusCode, resp.Header.Get("Content-Type"), body)
 		}
 	}
 }
