@@ -444,3 +444,25 @@ func TestIfMatchListOnCollection(t *testing.T) {
 		}
 	}
 }
+
+// TestEmbeddedRoundTrip checks that a record read with embed can be sent
+// back as it is: its _embedded object is ignored, and nothing changes.
+func TestEmbeddedRoundTrip(t *testing.T) {
+	e := newEnv(t, nil)
+	u1 := mustCreate(t, e, "alice-token", `{}`)
+	u2 := mustCreate(t, e, "alice-token", `{"first_name": "Jane", "readable_by": ["`+u1+`", "`+aliceID+`"]}`)
+	r := e.do(req{method: "GET", path: "/users/" + u2 + "?embed=readable_by", token: "alice-token"})
+	if r.status != 200 || !bytes.Contains(r.body, []byte(`"_embedded":{"`+u1+`":`)) {
+		t.Fatalf("GET with embed: %d %s", r.status, r.body)
+	}
+	for _, rq := range []req{
+		{method: "PATCH", path: "/users/" + u2, token: "alice-token", body: string(r.body)},
+		{method: "PATCH", path: "/users/" + u2, token: "alice-token", body: `{"first_name": "Jane", "_embedded": {}}`},
+		{method: "PATCH", path: "/users/" + u2, token: "alice-token", body: `{"_embedded": {"anything": [1, {"a": null}]}}`},
+	} {
+		got := e.do(rq)
+		if got.status != 200 || got.header.Get("ETag") != `"1"` {
+			t.Errorf("PATCH %.100s: %d ETag %s: %.300s", rq.body, got.status, got.header.Get("ETag"), got.body)
+		}
+	}
+}

@@ -46,8 +46,9 @@
 // 400 that gives the line and column of the offending character; a repeated
 // key, an unknown field and a wrong JSON type are 400s naming the field.
 // counter_account.bank_account_type is an alias of bank_account_number_type;
-// both with different values is a 422. "_embedded" is accepted and ignored,
-// so a record read with GET can be sent back as it is. DELETE and restore
+// both with different values is a 422. "_embedded", when it is an object,
+// is ignored whatever it holds, so a record read with GET can be sent back
+// as it is; any other JSON type (null too) is a 400. DELETE and restore
 // ignore a body. Unknown and repeated query parameters are 400s; booleans
 // are exactly true or false. An error lists at most 20 field problems.
 //

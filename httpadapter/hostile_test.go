@@ -103,6 +103,10 @@ func TestHostile(t *testing.T) {
 		{name: "string for version", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"version": "1"}`}, want: locShape(400, "int_type", "body", "version")},
 		{name: "fraction for version", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"version": 1.5}`}, want: locShape(400, "int_type", "body", "version")},
 		{name: "string for deleted", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"deleted": "no"}`}, want: locShape(400, "bool_type", "body", "deleted")},
+		{name: "null _embedded", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"_embedded": null}`}, want: locShape(400, "object_type", "body", "_embedded")},
+		{name: "string _embedded", req: req{method: "POST", path: "/users/", token: "admin-token", body: `{"_embedded": "x"}`}, want: locShape(400, "object_type", "body", "_embedded")},
+		{name: "list _embedded", req: req{method: "PATCH", path: "/users/", token: "admin-token", body: `{"external_id": "ext-1", "_embedded": []}`}, want: locShape(400, "object_type", "body", "_embedded")},
+		{name: "number _embedded", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"_embedded": 0}`}, want: locShape(400, "object_type", "body", "_embedded")},
 		{name: "bad datetime", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"creation_datetime": "yesterday"}`}, want: locShape(400, "datetime_type", "body", "creation_datetime")},
 
 		// Field validation (422).
