@@ -466,3 +466,50 @@ func TestEmbeddedRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestDeletedHistory checks that the history of a deleted user follows
+// Get's rule (SPEC §3): 404 unless include_deleted=true, on every route.
+func TestDeletedHistory(t *testing.T) {
+	e := newEnv(t, nil)
+	id := mustCreate(t, e, "admin-token", `{"first_name": "A"}`)
+	for _, rq := range []req{
+		{method: "PATCH", path: "/users/" + id, body: `{"first_name": "B"}`},
+		{method: "DELETE", path: "/users/" + id},
+	} {
+		rq.token = "admin-token"
+		if r := e.do(rq); r.status != 200 {
+			t.Fatalf("%s: %d %s", rq.method, r.status, r.body)
+		}
+	}
+	paths := []string{"/users/" + id, "/users/" + id + "/versions", "/users/" + id + "/versions/1", "/users/" + id + "/diff?from=1&to=2"}
+	with := func(path, param string) string {
+		if strings.Contains(path, "?") {
+			return path + "&" + param
+		}
+		return path + "?" + param
+	}
+	check := func(when string, want int, path string) {
+		t.Helper()
+		r := e.do(req{method: "GET", path: path, token: "admin-token"})
+		if r.status != want {
+			t.Errorf("%s: GET %s: %d, want %d: %s", when, path, r.status, want, r.body)
+		}
+	}
+	for _, path := range paths {
+		check("deleted", 404, path)
+		check("deleted", 404, with(path, "include_deleted=false"))
+		check("deleted", 200, with(path, "include_deleted=true"))
+		check("deleted", 400, with(path, "include_deleted=1"))
+	}
+	r := e.do(req{method: "GET", path: "/users/" + id + "/versions?include_deleted=true", token: "admin-token"})
+	if c := r.json(t); c["count"] != json.Number("3") {
+		t.Errorf("versions of the deleted user: %s", r.body)
+	}
+	if r := e.do(req{method: "POST", path: "/users/" + id + "/restore", token: "admin-token"}); r.status != 200 {
+		t.Fatalf("restore: %d %s", r.status, r.body)
+	}
+	for _, path := range paths {
+		check("restored", 200, path)
+		check("restored", 200, with(path, "include_deleted=true"))
+	}
+}

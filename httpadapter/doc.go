@@ -23,10 +23,13 @@
 //	DELETE /users/{id}                soft delete (If-Match)              200, ETag
 //	POST   /users/{id}/restore        undelete (If-Match)                 200, ETag
 //	GET    /users/                    query (query, limit, offset, embed, include_deleted)
-//	GET    /users/{id}/versions       versions' metadata, newest first (limit, offset)
-//	GET    /users/{id}/versions/{n}   the record as of version n          200, ETag
-//	GET    /users/{id}/diff?from=a&to=b   the structured diff
+//	GET    /users/{id}/versions       versions' metadata, newest first (limit, offset, ?include_deleted)
+//	GET    /users/{id}/versions/{n}   the record as of version n (?include_deleted)   200, ETag
+//	GET    /users/{id}/diff?from=a&to=b   the structured diff (?include_deleted)
 //	GET    /openapi.json              the OpenAPI 3.1 document (no authentication)
+//
+// A deleted user reads as 404 unless include_deleted=true, and so do its
+// versions and diffs (SPEC §3).
 //
 // Records are JSON objects with the seed's field names, every field present
 // (null when null). Times are RFC 3339 in UTC with a "+00:00" offset, with

@@ -377,14 +377,15 @@ func (h *handler) versions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id") // a user ID: checked by route
-	ps := parseParams(r, "limit", "offset")
+	ps := parseParams(r, "limit", "offset", "include_deleted")
 	limit := ps.int("limit", user.DefaultLimit, 1, user.MaxLimit)
 	offset := ps.int("offset", 0, 0, maxInt)
+	includeDeleted := ps.bool("include_deleted")
 	if err := ps.err(); err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	page, err := h.svc.Versions(ctx, id, &user.PageOptions{Limit: limit, Offset: offset})
+	page, err := h.svc.Versions(ctx, id, &user.PageOptions{Limit: limit, Offset: offset, IncludeDeleted: includeDeleted})
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -400,25 +401,36 @@ func (h *handler) versions(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, b)
 }
 
-// version serves GET /users/{id}/versions/{n}. An {n} that is not a
-// version number names no version: 404.
+// version serves GET /users/{id}/versions/{n}.
 func (h *handler) version(w http.ResponseWriter, r *http.Request) {
 	ctx, ok := h.authenticate(w, r)
 	if !ok {
 		return
 	}
-	id := r.PathValue("id") // a user ID: checked by route
-	if err := parseParams(r).err(); err != nil {
+	id := r.PathValue("id")                            // a user ID: checked by route
+	n, _ := strconv.ParseInt(r.PathValue("n"), 10, 64) // a version number: checked by route
+	opts, err := getOptions(r)
+	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	n, _ := strconv.ParseInt(r.PathValue("n"), 10, 64) // a version number: checked by route
-	u, err := h.svc.GetVersion(ctx, id, n, nil)
+	u, err := h.svc.GetVersion(ctx, id, n, opts)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	writeRecord(w, http.StatusOK, u, nil, false)
+}
+
+// getOptions returns the GetOptions of a request that takes include_deleted
+// and no other parameter (nil without a query string).
+func getOptions(r *http.Request) (*user.GetOptions, error) {
+	if r.URL.RawQuery == "" {
+		return nil, nil
+	}
+	ps := parseParams(r, "include_deleted")
+	opts := &user.GetOptions{IncludeDeleted: ps.bool("include_deleted")}
+	return opts, ps.err()
 }
 
 // change is the wire form of a user.Change.
@@ -435,13 +447,14 @@ func (h *handler) diff(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id") // a user ID: checked by route
-	ps := parseParams(r, "from", "to")
+	ps := parseParams(r, "from", "to", "include_deleted")
 	from, to := ps.required("from"), ps.required("to")
+	opts := &user.GetOptions{IncludeDeleted: ps.bool("include_deleted")}
 	if err := ps.err(); err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	cs, err := h.svc.Diff(ctx, id, from, to, nil)
+	cs, err := h.svc.Diff(ctx, id, from, to, opts)
 	if err != nil {
 		h.fail(w, r, err)
 		return
