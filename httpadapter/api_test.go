@@ -112,6 +112,11 @@ func TestIfMatch(t *testing.T) {
 		{"PATCH", `"1", W/"4", "5"`, `{"first_name": "Weak"}`, 412, `"4"`, "Spaces"},
 		{"PATCH", `"2", "4"`, `{"first_name": "Listed"}`, 200, `"5"`, "Listed"},
 		{"PATCH", `"7","5"`, `{"first_name": "No spaces"}`, 200, `"6"`, "No spaces"},
+		// RFC 9110 lists: empty elements, OWS, commas inside a tag.
+		{"PATCH", `, "1",,"6" ,`, `{"first_name": "Empty elements"}`, 200, `"7"`, "Empty elements"},
+		{"PATCH", "\"1\"\t,\t\"7\"", `{"first_name": "Tabs"}`, 200, `"8"`, "Tabs"},
+		{"PATCH", `"8,9"`, `{"first_name": "Comma in a tag"}`, 412, `"8"`, "Tabs"},
+		{"PATCH", `"8,9", "8"`, `{"first_name": "After a comma in a tag"}`, 200, `"9"`, "After a comma in a tag"},
 	}
 	for _, s := range steps {
 		r := e.do(req{method: s.method, path: path, token: "admin-token", body: s.body, header: map[string]string{"If-Match": s.ifMatch}})
@@ -126,7 +131,7 @@ func TestIfMatch(t *testing.T) {
 			t.Errorf("after %s If-Match %s: ETag %s name %v, want %s %v", s.method, s.ifMatch, etag, name, s.etag, s.name)
 		}
 	}
-	r := e.do(req{method: "POST", path: path + "/restore", token: "admin-token", header: map[string]string{"If-Match": `"9"`}})
+	r := e.do(req{method: "POST", path: path + "/restore", token: "admin-token", header: map[string]string{"If-Match": `"1"`}})
 	if r.status != 412 {
 		t.Errorf("restore with a stale If-Match: %d, want 412", r.status)
 	}

@@ -101,8 +101,12 @@
 // "n" applies the change only to version n, "m", "n" to either (else 412
 // and nothing changes; with several tags the current version is read
 // first and the write still checks it). A weak tag (W/"n") never matches,
-// since If-Match compares strongly (RFC 9110 §13.1.1). A malformed header
-// is 400.
+// since If-Match compares strongly (RFC 9110 §13.1.1), nor does a tag that
+// is not a version number. The list is parsed as RFC 9110 §5.6.1 says:
+// optional spaces and tabs around elements, empty elements ignored,
+// several field lines one list, and a comma inside the quotes part of the
+// tag ("1,2" is one tag, which never matches). A malformed header (a tag
+// without its quotes, lower-case w/, * inside a list) is 400.
 //
 // # Server
 //

@@ -28,54 +28,6 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (context.
 	return user.WithPrincipal(r.Context(), p), true
 }
 
-// ifMatch returns the versions an If-Match header accepts, or nil (no
-// condition) when it is absent or "*". The header is a list of entity tags
-// (RFC 9110 §13.1.1, over one or several header lines). A weak tag (W/"3")
-// never matches, as If-Match compares strongly, nor does a tag that is not
-// a version; a header where no tag can match is 412 without calling the
-// service. A malformed header is 400.
-func ifMatch(r *http.Request) ([]int64, error) {
-	vs := r.Header.Values("If-Match")
-	if len(vs) == 0 {
-		return nil, nil
-	}
-	bad := &requestError{status: http.StatusBadRequest, fields: []fieldProblem{{Loc: []string{"header", "If-Match"},
-		Msg: `must be * or a list of entity tags such as "3" (the ETag of the record)`, Type: typeBadParam}}}
-	if len(vs) == 1 && trimSpace(vs[0]) == "*" {
-		return nil, nil
-	}
-	var versions []int64
-	for _, line := range vs {
-		for _, v := range strings.Split(line, ",") {
-			v = trimSpace(v)
-			weak := strings.HasPrefix(v, "W/")
-			v = strings.TrimPrefix(v, "W/")
-			if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
-				return nil, bad
-			}
-			tag := v[1 : len(v)-1]
-			for i := 0; i < len(tag); i++ {
-				if c := tag[i]; c < 0x21 || c == '"' || c == 0x7f {
-					return nil, bad
-				}
-			}
-			n, err := strconv.ParseInt(tag, 10, 64)
-			if !weak && err == nil && n >= 1 && strconv.FormatInt(n, 10) == tag {
-				versions = append(versions, n)
-			}
-		}
-	}
-	if len(versions) == 0 {
-		return nil, preconditionFailed(r)
-	}
-	return versions, nil
-}
-
-func preconditionFailed(r *http.Request) error {
-	return &requestError{status: http.StatusPreconditionFailed,
-		msg: "If-Match " + strings.Join(r.Header.Values("If-Match"), ", ") + " does not match the current ETag; nothing was changed"}
-}
-
 // writeOptions returns the WriteOptions of the If-Match header. With
 // several tags it asks current for the user's version and expects it when
 // it is one of them (the write still checks it, atomically).
