@@ -518,3 +518,71 @@ func TestDeletedHistory(t *testing.T) {
 		check("restored", 200, with(path, "include_deleted=true"))
 	}
 }
+
+// ifMatchVariants are If-Match headers of every kind: none, any, one tag,
+// a list, tags that cannot match, malformed-looking but valid lists.
+var ifMatchVariants = []string{"", "*", `"1"`, `"2"`, `"1", "2"`, `"5", "6"`, `W/"1"`, `"abc"`, `"1,2"`, `,`}
+
+// TestRefusalIgnoresHeaders checks SPEC §6 at the edge: not found wins
+// over forbidden, and neither depends on the request's If-Match. A
+// principal that may modify a user but not read it is refused (403) on
+// every change route whatever If-Match says; a deleted user it may not
+// read is not found (404) on every route.
+func TestRefusalIgnoresHeaders(t *testing.T) {
+	e := newEnv(t, nil)
+	modOnly := mustCreate(t, e, "admin-token", `{"external_id": "mod-only", "readable_by": ["`+seedID+`"], "modifiable_by": ["`+aliceID+`"]}`)
+	gone := mustCreate(t, e, "admin-token", `{"external_id": "gone", "readable_by": ["`+seedID+`"], "modifiable_by": ["`+seedID+`"]}`)
+	goneMod := mustCreate(t, e, "admin-token", `{"external_id": "gone-mod", "readable_by": ["`+seedID+`"], "modifiable_by": ["`+aliceID+`"]}`)
+	for _, id := range []string{gone, goneMod} {
+		if r := e.do(req{method: "DELETE", path: "/users/" + id, token: "admin-token"}); r.status != 200 {
+			t.Fatalf("delete: %d %s", r.status, r.body)
+		}
+	}
+	changes := func(id, ext string) []req {
+		return []req{
+			{method: "PATCH", path: "/users/" + id, body: `{"first_name": "x"}`},
+			{method: "PATCH", path: "/users/", body: `{"external_id": "` + ext + `", "first_name": "x"}`},
+			{method: "DELETE", path: "/users/" + id},
+			{method: "POST", path: "/users/" + id + "/restore"},
+		}
+	}
+	reads := func(id string) []req {
+		return []req{
+			{method: "GET", path: "/users/" + id},
+			{method: "GET", path: "/users/" + id + "?embed=readable_by"},
+			{method: "GET", path: "/users/" + id + "/versions"},
+			{method: "GET", path: "/users/" + id + "/versions/1"},
+			{method: "GET", path: "/users/" + id + "/diff?from=1&to=2"},
+		}
+	}
+	type check struct {
+		who  string
+		reqs []req
+		want int
+	}
+	for _, c := range []check{
+		{"modify but not read", changes(modOnly, "mod-only"), 403},
+		{"deleted, neither", append(changes(gone, "gone"), reads(gone)...), 404},
+		{"deleted, modify but not read", append(changes(goneMod, "gone-mod"), reads(goneMod)...), 404},
+	} {
+		for _, rq := range c.reqs {
+			for _, im := range ifMatchVariants {
+				rq := rq
+				rq.token = "alice-token"
+				if im != "" {
+					rq.header = map[string]string{"If-Match": im}
+				}
+				if r := e.do(rq); r.status != c.want {
+					t.Errorf("%s: %s %s If-Match %q: %d, want %d: %s", c.who, rq.method, rq.path, im, r.status, c.want, r.body)
+				}
+			}
+		}
+	}
+	// The administrator's view is unchanged.
+	for id, etag := range map[string]string{modOnly: `"1"`, gone: `"2"`, goneMod: `"2"`} {
+		r := e.do(req{method: "GET", path: "/users/" + id + "?include_deleted=true", token: "admin-token"})
+		if r.status != 200 || r.header.Get("ETag") != etag {
+			t.Errorf("%s afterwards: %d ETag %s", id, r.status, r.header.Get("ETag"))
+		}
+	}
+}

@@ -81,7 +81,8 @@
 //	405  a known path with another method; Allow lists the methods
 //	409  *user.ConflictError and *user.TransitionError (loc names the field),
 //	     user.ErrIdentityExists
-//	412  *user.VersionMismatchError, or an If-Match that can never match; nothing changed
+//	412  *user.VersionMismatchError (If-Match names another version, or none);
+//	     nothing changed
 //	413  body over the limit
 //	431  request line and headers over Options.MaxHeaderBytes (default 64 KiB),
 //	     before routing and authentication
@@ -99,8 +100,10 @@
 // response. Record responses carry ETag: "n" (the version). If-Match on
 // PATCH, DELETE and restore is * (no condition) or a list of entity tags:
 // "n" applies the change only to version n, "m", "n" to either (else 412
-// and nothing changes; with several tags the current version is read
-// first and the write still checks it). A weak tag (W/"n") never matches,
+// and nothing changes). The service checks the condition in the write's
+// transaction, after it found the user and checked access: a user the
+// caller may not see is 404, and one it may not change 403, whatever
+// If-Match says. A weak tag (W/"n") never matches,
 // since If-Match compares strongly (RFC 9110 §13.1.1), nor does a tag that
 // is not a version number. The list is parsed as RFC 9110 §5.6.1 says:
 // optional spaces and tabs around elements, empty elements ignored,

@@ -7,9 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 
-	"github.com/userkit/userkit/query"
 	"github.com/userkit/userkit/user"
 )
 
@@ -26,26 +24,6 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (context.
 		return nil, false
 	}
 	return user.WithPrincipal(r.Context(), p), true
-}
-
-// writeOptions returns the WriteOptions of the If-Match header. With
-// several tags it asks current for the user's version and expects it when
-// it is one of them (the write still checks it, atomically).
-func writeOptions(r *http.Request, current func() (int64, error)) (*user.WriteOptions, error) {
-	vs, err := ifMatch(r)
-	if err != nil || vs == nil {
-		return nil, err
-	}
-	v := vs[0]
-	if len(vs) > 1 {
-		if v, err = current(); err != nil {
-			return nil, err
-		}
-		if !slices.Contains(vs, v) {
-			return nil, preconditionFailed(r)
-		}
-	}
-	return &user.WriteOptions{ExpectedVersion: v}, nil
 }
 
 // create serves POST /users/.
@@ -151,13 +129,7 @@ func (h *handler) write(w http.ResponseWriter, r *http.Request, do func(ctx cont
 		h.fail(w, r, err)
 		return
 	}
-	opts, err := writeOptions(r, func() (int64, error) {
-		u, err := h.svc.Get(ctx, id, &user.GetOptions{IncludeDeleted: true})
-		if err != nil {
-			return 0, err
-		}
-		return u.Version, nil
-	})
+	opts, err := writeOptions(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -196,20 +168,7 @@ func (h *handler) patchByExternalID(w http.ResponseWriter, r *http.Request) {
 			Message: "is required: PATCH on the collection patches the user with this external_id", Type: typeRequired}}})
 		return
 	}
-	opts, err := writeOptions(r, func() (int64, error) {
-		// The literal's text escapes the query language's wildcard and
-		// escape characters; String quotes it.
-		text := strings.NewReplacer(`\`, `\\`, `*`, `\*`).Replace(p.ExternalID.Value)
-		q := "external_id eq " + query.Literal{Kind: query.String, Text: text}.String()
-		page, err := h.svc.Query(ctx, q, &user.QueryOptions{Limit: 1, IncludeDeleted: true})
-		if err != nil {
-			return 0, err
-		}
-		if len(page.Users) == 0 {
-			return 0, user.ErrNotFound
-		}
-		return page.Users[0].Version, nil
-	})
+	opts, err := writeOptions(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -1,9 +1,12 @@
 package httpadapter
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/userkit/userkit/user"
 )
 
 // An entityTag is one entity tag of an If-Match list.
@@ -69,12 +72,20 @@ func parseIfMatch(lines []string) (star bool, tags []entityTag, ok bool) {
 	return false, tags, true
 }
 
-// ifMatch returns the versions an If-Match header accepts, or nil (no
-// condition) when it is absent or "*". A weak tag (W/"3") never matches,
-// as If-Match compares strongly, nor does a tag that is not a version; a
-// header where no tag can match is 412 without calling the service. A
-// malformed header is 400.
-func ifMatch(r *http.Request) ([]int64, error) {
+// neverVersion is the version of a condition no user can meet: an If-Match
+// list without a strong version tag. Versions count up from 1 by one per
+// change, so none reaches it.
+const neverVersion = math.MaxInt64
+
+// writeOptions returns the WriteOptions of r's If-Match header: nil (no
+// condition) when it is absent or "*", else the versions its strong tags
+// name. A weak tag (W/"3") never matches, as If-Match compares strongly,
+// nor does a tag that is not a version number; a list where none can
+// match expects neverVersion. The service checks the condition after it
+// has found the user and checked access, so the answer to a request the
+// caller may not make (404, 403) does not depend on the header, and the
+// adapter never reads the user itself. A malformed header is 400.
+func writeOptions(r *http.Request) (*user.WriteOptions, error) {
 	lines := r.Header.Values("If-Match")
 	if len(lines) == 0 {
 		return nil, nil
@@ -87,7 +98,7 @@ func ifMatch(r *http.Request) ([]int64, error) {
 	if star {
 		return nil, nil
 	}
-	var versions []int64
+	versions := make([]int64, 0, len(tags))
 	for _, t := range tags {
 		if !t.weak && versionNumber(t.opaque) {
 			n, _ := strconv.ParseInt(t.opaque, 10, 64)
@@ -95,12 +106,7 @@ func ifMatch(r *http.Request) ([]int64, error) {
 		}
 	}
 	if len(versions) == 0 {
-		return nil, preconditionFailed(r)
+		versions = append(versions, neverVersion)
 	}
-	return versions, nil
-}
-
-func preconditionFailed(r *http.Request) error {
-	return &requestError{status: http.StatusPreconditionFailed,
-		msg: "If-Match " + strings.Join(r.Header.Values("If-Match"), ", ") + " does not match the current ETag; nothing was changed"}
+	return &user.WriteOptions{ExpectedVersions: versions}, nil
 }

@@ -1,9 +1,11 @@
 package httpadapter
 
 import (
+	"net/http/httptest"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/userkit/userkit/user"
 )
 
 // TestParseIfMatch checks the If-Match grammar of RFC 9110 (§13.1.1,
@@ -70,6 +72,53 @@ func TestParseIfMatch(t *testing.T) {
 		got.Star, got.Tags, got.OK = parseIfMatch(tt.lines)
 		if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(entityTag{})); diff != "" {
 			t.Errorf("parseIfMatch(%q) (-want +got):\n%s", tt.lines, diff)
+		}
+	}
+}
+
+// TestWriteOptions checks the condition each If-Match header becomes.
+func TestWriteOptions(t *testing.T) {
+	never := &user.WriteOptions{ExpectedVersions: []int64{neverVersion}}
+	for _, tt := range []struct {
+		lines []string // nil: no header
+		want  *user.WriteOptions
+		bad   bool
+	}{
+		{lines: nil, want: nil},
+		{lines: []string{"*"}, want: nil},
+		{lines: []string{`"3"`}, want: &user.WriteOptions{ExpectedVersions: []int64{3}}},
+		{lines: []string{`"3", W/"4", "5"`}, want: &user.WriteOptions{ExpectedVersions: []int64{3, 5}}},
+		{lines: []string{`"3"`, `"9"`}, want: &user.WriteOptions{ExpectedVersions: []int64{3, 9}}},
+		{lines: []string{`"1,2", "2"`}, want: &user.WriteOptions{ExpectedVersions: []int64{2}}},
+		{lines: []string{`"1,2"`}, want: never},
+		{lines: []string{`W/"1"`}, want: never},
+		{lines: []string{`"0"`}, want: never},
+		{lines: []string{`"01"`}, want: never},
+		{lines: []string{`"-1"`}, want: never},
+		{lines: []string{`"+1"`}, want: never},
+		{lines: []string{`"99999999999999999999"`}, want: never},
+		{lines: []string{`"abc"`}, want: never},
+		{lines: []string{`,`}, want: never},
+		{lines: []string{``}, want: never},
+		{lines: []string{`3`}, bad: true},
+		{lines: []string{`*`, `*`}, bad: true},
+	} {
+		r := httptest.NewRequest("PATCH", "/users/", nil)
+		for _, l := range tt.lines {
+			r.Header.Add("If-Match", l)
+		}
+		got, err := writeOptions(r)
+		if tt.bad {
+			if p, _ := errorResponse(err); p.Status != 400 {
+				t.Errorf("If-Match %q: %v, want a 400", tt.lines, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("If-Match %q: %v", tt.lines, err)
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("If-Match %q (-want +got):\n%s", tt.lines, diff)
 		}
 	}
 }
