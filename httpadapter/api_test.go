@@ -2,17 +2,21 @@ package httpadapter
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/userkit/userkit/storage"
 	"github.com/userkit/userkit/storage/memstore"
 	"github.com/userkit/userkit/user"
 )
@@ -583,6 +587,80 @@ func TestRefusalIgnoresHeaders(t *testing.T) {
 		r := e.do(req{method: "GET", path: "/users/" + id + "?include_deleted=true", token: "admin-token"})
 		if r.status != 200 || r.header.Get("ETag") != etag {
 			t.Errorf("%s afterwards: %d ETag %s", id, r.status, r.header.Get("ETag"))
+		}
+	}
+}
+
+// countingStore counts the transactions and single-key reads of a store.
+type countingStore struct {
+	storage.Store
+	views, gets atomic.Int64
+}
+
+func (s *countingStore) View(ctx context.Context, fn func(storage.Tx) error) error {
+	s.views.Add(1)
+	return s.Store.View(ctx, func(tx storage.Tx) error { return fn(&countingTx{tx, s}) })
+}
+
+// countingTx counts Get and forwards GetMany when the store has it.
+type countingTx struct {
+	storage.Tx
+	s *countingStore
+}
+
+func (tx *countingTx) Get(key []byte) ([]byte, error) {
+	tx.s.gets.Add(1)
+	return tx.Tx.Get(key)
+}
+
+func (tx *countingTx) GetMany(keys [][]byte) ([][]byte, error) {
+	return storage.GetMany(tx.Tx, keys)
+}
+
+// TestEmbedSnapshot checks that _embedded comes from the snapshot of the
+// record or page it goes with, in one transaction, and that the embedded
+// users are read in one batch: the number of transactions and of
+// single-key reads does not grow with the number of embedded users.
+func TestEmbedSnapshot(t *testing.T) {
+	store := &countingStore{Store: memstore.New()}
+	t.Cleanup(func() { store.Close() })
+	var n atomic.Int64
+	svc := user.NewService(store, &user.Options{NewID: func() string { return fmt.Sprintf("U%026d", n.Add(1)) }})
+	srv := httptest.NewServer(New(svc, &Options{Authenticator: testTokens}))
+	t.Cleanup(srv.Close)
+	e := &env{t: t, srv: srv, svc: svc}
+
+	var refs []string
+	for range 8 {
+		refs = append(refs, mustCreate(t, e, "admin-token", `{}`))
+	}
+	list := func(ids []string) string { b, _ := json.Marshal(ids); return string(b) }
+	one := mustCreate(t, e, "admin-token", `{"first_name": "one", "readable_by": `+list(refs[:1])+`}`)
+	many := mustCreate(t, e, "admin-token", `{"first_name": "many", "readable_by": `+list(refs)+`}`)
+
+	cost := func(path string, embedded int) (views, gets int64) {
+		t.Helper()
+		v0, g0 := store.views.Load(), store.gets.Load()
+		r := e.do(req{method: "GET", path: path, token: "admin-token"})
+		if r.status != 200 {
+			t.Fatalf("GET %s: %d %s", path, r.status, r.body)
+		}
+		if got := len(r.json(t)["_embedded"].(map[string]any)); got != embedded {
+			t.Errorf("GET %s: %d embedded users, want %d", path, got, embedded)
+		}
+		return store.views.Load() - v0, store.gets.Load() - g0
+	}
+	for _, tt := range []struct{ name, one, many string }{
+		{"record", "/users/" + one + "?embed=readable_by", "/users/" + many + "?embed=readable_by"},
+		{"collection", "/users/?query=first_name+eq+one&embed=readable_by", "/users/?query=first_name+eq+many&embed=readable_by"},
+	} {
+		v1, g1 := cost(tt.one, 1)
+		v8, g8 := cost(tt.many, 8)
+		if v1 != 1 || v8 != 1 {
+			t.Errorf("%s: %d and %d transactions for 1 and 8 embedded users, want 1 each", tt.name, v1, v8)
+		}
+		if g8 != g1 {
+			t.Errorf("%s: %d and %d single-key reads for 1 and 8 embedded users, want no more for 8", tt.name, g1, g8)
 		}
 	}
 }

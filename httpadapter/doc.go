@@ -35,6 +35,9 @@
 // (null when null). Times are RFC 3339 in UTC with a "+00:00" offset, with
 // the fraction only when it is not zero ("2021-02-18T08:21:02+00:00",
 // "2021-02-18T08:21:02.5+00:00"). GET /users/{id} adds "_embedded".
+// _embedded holds the users that the embed fields reference and the caller
+// may read, keyed by ID, read in the same snapshot as the record or page
+// (user.Service.GetEmbedded, user.QueryOptions.Embed).
 // Collections are {"results", "count", "offset", "next", "_embedded"};
 // next is a relative URL (the path the client sent, so it keeps a mount
 // prefix, and every parameter but offset as sent) or null.

@@ -3,9 +3,7 @@ package httpadapter
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
-	"slices"
 	"strconv"
 
 	"github.com/userkit/userkit/user"
@@ -65,22 +63,24 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id") // a user ID: checked by route
 	var opts *user.GetOptions
-	var embed []string
 	if r.URL.RawQuery != "" {
 		ps := parseParams(r, "include_deleted", "embed")
-		opts = &user.GetOptions{IncludeDeleted: ps.bool("include_deleted")}
-		embed = ps.embed()
+		opts = &user.GetOptions{IncludeDeleted: ps.bool("include_deleted"), Embed: ps.embed()}
 		if err := ps.err(); err != nil {
 			h.fail(w, r, err)
 			return
 		}
 	}
-	u, err := h.svc.Get(ctx, id, opts)
-	if err != nil {
-		h.fail(w, r, err)
-		return
+	var (
+		u   *user.User
+		emb []*user.User
+		err error
+	)
+	if opts != nil && len(opts.Embed) > 0 {
+		u, emb, err = h.svc.GetEmbedded(ctx, id, opts)
+	} else {
+		u, err = h.svc.Get(ctx, id, opts)
 	}
-	emb, err := h.embedded(ctx, []*user.User{u}, embed)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -193,18 +193,13 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 		Limit:          ps.int("limit", user.DefaultLimit, 1, user.MaxLimit),
 		Offset:         ps.int("offset", 0, 0, maxInt),
 		IncludeDeleted: ps.bool("include_deleted"),
+		Embed:          ps.embed(),
 	}
-	embed := ps.embed()
 	if err := ps.err(); err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	page, err := h.svc.Query(ctx, q, opts)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	emb, err := h.embedded(ctx, page.Users, embed)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -217,7 +212,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 		}
 		b = appendRecord(b, u)
 	}
-	b = appendCollectionTail(b, r, page.Count, page.Offset, page.HasNext, opts.Offset+opts.Limit, emb)
+	b = appendCollectionTail(b, r, page.Count, page.Offset, page.HasNext, opts.Offset+opts.Limit, page.Embedded)
 	writeJSON(w, http.StatusOK, b)
 	*bp = b
 	putBuf(bp)
@@ -239,45 +234,6 @@ func appendCollectionTail(b []byte, r *http.Request, count, offset int, hasNext 
 	b = append(b, `,"_embedded":`...)
 	b = appendEmbedded(b, emb)
 	return append(b, '}')
-}
-
-// embedded returns the users referenced by the embed fields of users that
-// the caller may read, sorted by ID, each once. Group IDs, users that are
-// gone and users the caller may not read are left out.
-func (h *handler) embedded(ctx context.Context, users []*user.User, fields []string) ([]*user.User, error) {
-	if len(fields) == 0 {
-		return nil, nil
-	}
-	var ids []string
-	for _, u := range users {
-		for _, f := range fields {
-			switch f {
-			case "version_authored_by_user_id":
-				ids = append(ids, u.VersionAuthoredByUserID)
-			case "readable_by":
-				ids = append(ids, u.ReadableBy...)
-			case "modifiable_by":
-				ids = append(ids, u.ModifiableBy...)
-			}
-		}
-	}
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	var out []*user.User
-	for _, id := range ids {
-		if !user.ValidID(id) {
-			continue
-		}
-		u, err := h.svc.Get(ctx, id, nil)
-		switch {
-		case err == nil:
-			out = append(out, u)
-		case errors.Is(err, user.ErrNotFound), errors.Is(err, user.ErrForbidden):
-		default:
-			return nil, err
-		}
-	}
-	return out, nil
 }
 
 // versions serves GET /users/{id}/versions: the versions' metadata, newest

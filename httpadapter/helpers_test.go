@@ -34,6 +34,9 @@ var testTokens = StaticTokens{
 	"alice-token": {ID: aliceID, Tenant: "acme"},
 	"bob-token":   {ID: bobID, Tenant: "acme", Groups: []string{groupID}},
 	"other-token": {ID: otherID, Tenant: "globex", Admin: true},
+	// posing-token's groups hold alice's user ID, which must not grant
+	// alice's access.
+	"posing-token": {ID: bobID, Tenant: "acme", Groups: []string{aliceID}},
 }
 
 // seedTime is the time of every version in the tests: the seed's.

@@ -223,6 +223,20 @@ func TestHostile(t *testing.T) {
 		{name: "If-Match 0", req: req{method: "DELETE", path: "/users/" + user1, token: "admin-token", header: map[string]string{"If-Match": `"0"`}}, want: shape{Status: 412}},
 		{name: "If-Match stale", req: req{method: "DELETE", path: "/users/" + user1, token: "admin-token", header: map[string]string{"If-Match": `"7"`}}, want: shape{Status: 412}},
 
+		// Not found and forbidden come before the precondition.
+		{name: "If-Match that cannot match, other tenant's user", req: req{method: "PATCH", path: "/users/" + user3, token: "admin-token", body: `{"first_name": "x"}`, header: map[string]string{"If-Match": `"abc"`}}, want: shape{Status: 404}},
+		{name: "If-Match list, no such user", req: req{method: "DELETE", path: "/users/U0000000000000000000000ZZZZ", token: "admin-token", header: map[string]string{"If-Match": `"1", "2"`}}, want: shape{Status: 404}},
+		{name: "If-Match list, no access", req: req{method: "DELETE", path: "/users/" + user1, token: "bob-token", header: map[string]string{"If-Match": `"5", "6"`}}, want: shape{Status: 403}},
+		{name: "If-Match weak, no access", req: req{method: "POST", path: "/users/" + user1 + "/restore", token: "alice-token", header: map[string]string{"If-Match": `W/"1"`}}, want: shape{Status: 403}},
+		{name: "If-Match list by external_id, no access", req: req{method: "PATCH", path: "/users/", token: "bob-token", body: `{"external_id": "ext-1", "first_name": "x"}`, header: map[string]string{"If-Match": `"1", "2"`}}, want: shape{Status: 403}},
+
+		// A principal whose groups hold a user ID is refused (SPEC §6),
+		// not granted what that user may read.
+		{name: "user ID as a group, read", req: req{method: "GET", path: "/users/" + user2, token: "posing-token"}, want: shape{Status: 401}, header: "WWW-Authenticate", headerValue: `Bearer realm="userkit"`},
+		{name: "user ID as a group, query", req: req{method: "GET", path: "/users/?query=external_id+eq+'ext-2'", token: "posing-token"}, want: shape{Status: 401}},
+		{name: "user ID as a group, patch", req: req{method: "PATCH", path: "/users/" + user2, token: "posing-token", body: `{"first_name": "x"}`}, want: shape{Status: 401}},
+		{name: "user ID as a group, history", req: req{method: "GET", path: "/users/" + user2 + "/versions", token: "posing-token"}, want: shape{Status: 401}},
+
 		// Access and conflicts.
 		{name: "read without access", req: req{method: "GET", path: "/users/" + user1, token: "bob-token"}, want: shape{Status: 403}, msg: bobID + " may not read user " + user1},
 		{name: "patch without access", req: req{method: "PATCH", path: "/users/" + user1, token: "alice-token", body: `{"first_name": "x"}`}, want: shape{Status: 403}},
