@@ -11,7 +11,7 @@
 //	-tenant NAME   the tenant of the administrator token (default "default")
 //	-tokens FILE   a JSON object mapping bearer tokens to principals:
 //	               {"<token>": {"user_id": "U…", "tenant": "…", "groups": ["G…"], "admin": false}}
-//	               (tenant defaults to -tenant)
+//	               (tenant defaults to -tenant; groups are group IDs, G…)
 //
 // USERKIT_ADMIN_TOKEN, when set, is a bearer token for an administrator of
 // -tenant whose principal ID is AdminID. When neither it nor -tokens is
@@ -198,8 +198,12 @@ func readTokens(name, defaultTenant string) (httpadapter.StaticTokens, error) {
 			return nil, fmt.Errorf("%s: a token's %v", name, fe)
 		}
 		for _, g := range e.Groups {
-			if fe := validate.EntityID([]string{"groups"}, g); fe != nil {
-				return nil, fmt.Errorf("%s: a token's %v", name, fe)
+			// The service refuses a principal whose groups hold anything
+			// but group IDs (a user ID must not pose as a group): refuse
+			// it here, at startup, rather than answer 401 to its every
+			// request.
+			if fe := validate.EntityID([]string{"groups"}, g); fe != nil || g[0] != 'G' {
+				return nil, fmt.Errorf("%s: a token's groups: %q is not a group ID (G and 26 upper-case Crockford base32 characters)", name, g)
 			}
 		}
 		if e.Tenant == "" {

@@ -199,6 +199,10 @@ func TestRunErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"tok": {"user_id": "alice"}}`), 0o600)
+	userGroup := filepath.Join(dir, "usergroup.json")
+	os.WriteFile(userGroup, []byte(`{"tok": {"user_id": "U000000000000000000000A11CE", "groups": ["U0000000000000000000000B0B0"]}}`), 0o600)
+	badGroup := filepath.Join(dir, "badgroup.json")
+	os.WriteFile(badGroup, []byte(`{"tok": {"user_id": "U000000000000000000000A11CE", "groups": ["G000000000000000000000GR0VP", ""]}}`), 0o600)
 	unknown := filepath.Join(dir, "unknown.json")
 	os.WriteFile(unknown, []byte(`{"tok": {"user_id": "U000000000000000000000A11CE", "role": "admin"}}`), 0o600)
 	for _, tt := range []struct {
@@ -210,6 +214,10 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"-tokens", filepath.Join(dir, "missing.json")}, "no such file or directory"},
 		{[]string{"-tokens", bad}, "user_id: must be an upper-case letter"},
 		{[]string{"-tokens", unknown}, `unknown field "role"`},
+		// An address that cannot listen, so that a file wrongly accepted
+		// fails the test rather than serve.
+		{[]string{"-tokens", userGroup, "-data", "", "-addr", "256.0.0.1:1"}, `groups: "U0000000000000000000000B0B0" is not a group ID`},
+		{[]string{"-tokens", badGroup, "-data", "", "-addr", "256.0.0.1:1"}, `groups: "" is not a group ID`},
 		{[]string{"-data", "", "-addr", "256.0.0.1:1"}, "256.0.0.1"},
 	} {
 		err := run(context.Background(), tt.args, io.Discard, func(string) string { return "" })
