@@ -254,3 +254,52 @@ func TestRunHeaderLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestRunNoSync runs the server without the fsync of each commit, by flag
+// and by USERKIT_NOSYNC, on one Badger directory: it says so, and a clean
+// stop keeps the data.
+func TestRunNoSync(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	s := start(t, map[string]string{"USERKIT_ADMIN_TOKEN": "t"}, "-data", dir, "-nosync")
+	if !strings.Contains(s.out.String(), "without fsync at each commit") {
+		t.Errorf("-nosync: output does not say it:\n%s", s.out)
+	}
+	_, body := s.do(t, "POST", "/users/", "t", `{"external_id": "fast"}`)
+	s.stop(t)
+	s = start(t, map[string]string{"USERKIT_ADMIN_TOKEN": "t", "USERKIT_NOSYNC": "1"}, "-data", dir)
+	if !strings.Contains(s.out.String(), "without fsync at each commit") {
+		t.Errorf("USERKIT_NOSYNC=1: output does not say it:\n%s", s.out)
+	}
+	status, got := s.do(t, "GET", "/users/?query=external_id+eq+fast", "t", "")
+	if status != 200 || !strings.Contains(got, idRE.FindStringSubmatch(body)[0]) {
+		t.Errorf("after restart: %d %s", status, got)
+	}
+	s.stop(t)
+	// The flag wins over the environment; the default syncs.
+	for _, tt := range []struct {
+		env  map[string]string
+		args []string
+		want bool
+	}{
+		{map[string]string{"USERKIT_NOSYNC": "1"}, []string{"-nosync=false"}, false},
+		{map[string]string{"USERKIT_NOSYNC": "0"}, nil, false},
+		{map[string]string{}, nil, false},
+		{map[string]string{"USERKIT_NOSYNC": "true"}, nil, true},
+	} {
+		tt.env["USERKIT_ADMIN_TOKEN"] = "t"
+		s := start(t, tt.env, append(tt.args, "-data", dir)...)
+		if got := strings.Contains(s.out.String(), "without fsync"); got != tt.want {
+			t.Errorf("env %v, args %q: without fsync %v, want %v:\n%s", tt.env, tt.args, got, tt.want, s.out)
+		}
+		s.stop(t)
+	}
+	err := run(context.Background(), []string{"-data", ""}, io.Discard, func(k string) string {
+		if k == "USERKIT_NOSYNC" {
+			return "yes please"
+		}
+		return ""
+	})
+	if err == nil || !strings.Contains(err.Error(), `USERKIT_NOSYNC="yes please"`) {
+		t.Errorf("bad USERKIT_NOSYNC: %v", err)
+	}
+}
