@@ -77,20 +77,23 @@
 //	400  malformed JSON, not an object, unknown/repeated field, wrong JSON type,
 //	     bad or unknown query parameter, query syntax error (loc ["query","query"],
 //	     with the column), malformed If-Match, create_idp_user without a provider
-//	401  no Authenticator, or it refused the request; WWW-Authenticate: Bearer
+//	401  no Authenticator, or it refused the request, or the service refused its
+//	     principal (user.ErrUnauthenticated: a user ID among its groups, no
+//	     tenant); WWW-Authenticate: Bearer
 //	403  *user.ForbiddenError (the message names caller and target)
-//	404  user.ErrNotFound, an unknown path, an {id} that is not a user ID or an
-//	     {n} that is not a version number (a malformed ID names no resource)
+//	404  user.ErrNotFound, an unknown or unclean path, an {id} that is not a
+//	     user ID or an {n} that is not a version number (on every method: a
+//	     malformed ID names no resource)
 //	405  a known path with another method; Allow lists the methods
 //	409  *user.ConflictError and *user.TransitionError (loc names the field),
 //	     user.ErrIdentityExists
 //	412  *user.VersionMismatchError (If-Match names another version, or none);
 //	     nothing changed
 //	413  body over the limit
-//	431  request line and headers over Options.MaxHeaderBytes (default 64 KiB),
-//	     before routing and authentication
 //	415  body not declared as JSON
 //	422  *user.ValidationError, every problem with loc ["body", path...]
+//	431  request line and headers over Options.MaxHeaderBytes (default 64 KiB),
+//	     on every path, before routing and authentication
 //	503  user.ErrBusy or a cancelled request; Retry-After: 1
 //	500  anything else; logged with the request ID, the body carries only the ID
 //
@@ -103,16 +106,17 @@
 // response. Record responses carry ETag: "n" (the version). If-Match on
 // PATCH, DELETE and restore is * (no condition) or a list of entity tags:
 // "n" applies the change only to version n, "m", "n" to either (else 412
-// and nothing changes). The service checks the condition in the write's
-// transaction, after it found the user and checked access: a user the
-// caller may not see is 404, and one it may not change 403, whatever
-// If-Match says. A weak tag (W/"n") never matches,
-// since If-Match compares strongly (RFC 9110 §13.1.1), nor does a tag that
-// is not a version number. The list is parsed as RFC 9110 §5.6.1 says:
-// optional spaces and tabs around elements, empty elements ignored,
-// several field lines one list, and a comma inside the quotes part of the
-// tag ("1,2" is one tag, which never matches). A malformed header (a tag
-// without its quotes, lower-case w/, * inside a list) is 400.
+// and nothing changes). A weak tag (W/"n") never matches, since If-Match
+// compares strongly (RFC 9110 §13.1.1), nor does a tag that is not a
+// version number. The list is parsed as RFC 9110 §5.6.1 says: optional
+// spaces and tabs around elements, empty elements ignored, several field
+// lines one list, and a comma inside the quotes part of the tag ("1,2" is
+// one tag, which never matches). A malformed header (a tag without its
+// quotes, lower-case w/, * inside a list) is 400. The tags become
+// user.WriteOptions.ExpectedVersions, which the service checks in the
+// write's transaction after it found the user and checked access: a user
+// the caller may not see is 404, and one it may not change 403, whatever
+// If-Match says; the adapter never reads the user itself.
 //
 // # Server
 //
@@ -129,5 +133,6 @@
 // Options.Authenticator turns a request into a user.Principal. Without one
 // every /users request is 401: the handler never serves users
 // unauthenticated. StaticTokens maps bearer tokens to principals for
-// development and tests.
+// development and tests. A principal's groups must be group IDs (G…): the
+// service refuses any other principal, which is a 401.
 package httpadapter
