@@ -38,10 +38,11 @@ type Options struct {
 	// MaxHeaderBytes bounds the request line and header fields, counted
 	// as HTTP/1.1 sends them (each "Name: value" line with its CRLF).
 	// Default DefaultMaxHeaderBytes. A larger request is answered with a
-	// JSON 431. net/http refuses a header over its own
+	// JSON 431, before the path, the method and the credentials are
+	// looked at. net/http refuses a header over its own
 	// http.Server.MaxHeaderBytes before the handler runs, with a
-	// text/plain 431: ConfigureServer raises that limit well above this
-	// one.
+	// text/plain 431: ConfigureServer raises that limit to at least twice
+	// this one.
 	MaxHeaderBytes int
 	// Logger receives the causes of 500 responses and panics. Default:
 	// discard.
