@@ -2,17 +2,21 @@ package httpadapter
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/userkit/userkit/storage"
 	"github.com/userkit/userkit/storage/memstore"
 	"github.com/userkit/userkit/user"
 )
@@ -112,6 +116,11 @@ func TestIfMatch(t *testing.T) {
 		{"PATCH", `"1", W/"4", "5"`, `{"first_name": "Weak"}`, 412, `"4"`, "Spaces"},
 		{"PATCH", `"2", "4"`, `{"first_name": "Listed"}`, 200, `"5"`, "Listed"},
 		{"PATCH", `"7","5"`, `{"first_name": "No spaces"}`, 200, `"6"`, "No spaces"},
+		// RFC 9110 lists: empty elements, OWS, commas inside a tag.
+		{"PATCH", `, "1",,"6" ,`, `{"first_name": "Empty elements"}`, 200, `"7"`, "Empty elements"},
+		{"PATCH", "\"1\"\t,\t\"7\"", `{"first_name": "Tabs"}`, 200, `"8"`, "Tabs"},
+		{"PATCH", `"8,9"`, `{"first_name": "Comma in a tag"}`, 412, `"8"`, "Tabs"},
+		{"PATCH", `"8,9", "8"`, `{"first_name": "After a comma in a tag"}`, 200, `"9"`, "After a comma in a tag"},
 	}
 	for _, s := range steps {
 		r := e.do(req{method: s.method, path: path, token: "admin-token", body: s.body, header: map[string]string{"If-Match": s.ifMatch}})
@@ -126,7 +135,7 @@ func TestIfMatch(t *testing.T) {
 			t.Errorf("after %s If-Match %s: ETag %s name %v, want %s %v", s.method, s.ifMatch, etag, name, s.etag, s.name)
 		}
 	}
-	r := e.do(req{method: "POST", path: path + "/restore", token: "admin-token", header: map[string]string{"If-Match": `"9"`}})
+	r := e.do(req{method: "POST", path: path + "/restore", token: "admin-token", header: map[string]string{"If-Match": `"1"`}})
 	if r.status != 412 {
 		t.Errorf("restore with a stale If-Match: %d, want 412", r.status)
 	}
@@ -186,7 +195,8 @@ func TestMount(t *testing.T) {
 	}
 }
 
-// TestTrailingSlash sends every route with and without a trailing slash.
+// TestTrailingSlash sends every route with and without a trailing slash
+// (SPEC §10: /openapi.json too).
 func TestTrailingSlash(t *testing.T) {
 	e := newEnv(t, nil)
 	id := mustCreate(t, e, "admin-token", `{"external_id": "x"}`)
@@ -202,6 +212,7 @@ func TestTrailingSlash(t *testing.T) {
 		{method: "GET", path: "/users/" + id + "/diff?from=1&to=2"},
 		{method: "DELETE", path: "/users/" + id},
 		{method: "POST", path: "/users/" + id + "/restore"},
+		{method: "GET", path: "/openapi.json"},
 	} {
 		for _, slash := range []bool{false, true} {
 			rq := rq
@@ -439,6 +450,217 @@ func TestIfMatchListOnCollection(t *testing.T) {
 		r = e.do(req{method: "PATCH", path: "/users/", token: "admin-token", body: string(patch), header: map[string]string{"If-Match": `"9", "1"`}})
 		if r.status != 412 {
 			t.Errorf("external_id %q, stale list: %d, want 412", ext, r.status)
+		}
+	}
+}
+
+// TestEmbeddedRoundTrip checks that a record read with embed can be sent
+// back as it is: its _embedded object is ignored, and nothing changes.
+func TestEmbeddedRoundTrip(t *testing.T) {
+	e := newEnv(t, nil)
+	u1 := mustCreate(t, e, "alice-token", `{}`)
+	u2 := mustCreate(t, e, "alice-token", `{"first_name": "Jane", "readable_by": ["`+u1+`", "`+aliceID+`"]}`)
+	r := e.do(req{method: "GET", path: "/users/" + u2 + "?embed=readable_by", token: "alice-token"})
+	if r.status != 200 || !bytes.Contains(r.body, []byte(`"_embedded":{"`+u1+`":`)) {
+		t.Fatalf("GET with embed: %d %s", r.status, r.body)
+	}
+	for _, rq := range []req{
+		{method: "PATCH", path: "/users/" + u2, token: "alice-token", body: string(r.body)},
+		{method: "PATCH", path: "/users/" + u2, token: "alice-token", body: `{"first_name": "Jane", "_embedded": {}}`},
+		{method: "PATCH", path: "/users/" + u2, token: "alice-token", body: `{"_embedded": {"anything": [1, {"a": null}]}}`},
+	} {
+		got := e.do(rq)
+		if got.status != 200 || got.header.Get("ETag") != `"1"` {
+			t.Errorf("PATCH %.100s: %d ETag %s: %.300s", rq.body, got.status, got.header.Get("ETag"), got.body)
+		}
+	}
+}
+
+// TestDeletedHistory checks that the history of a deleted user follows
+// Get's rule (SPEC §3): 404 unless include_deleted=true, on every route.
+func TestDeletedHistory(t *testing.T) {
+	e := newEnv(t, nil)
+	id := mustCreate(t, e, "admin-token", `{"first_name": "A"}`)
+	for _, rq := range []req{
+		{method: "PATCH", path: "/users/" + id, body: `{"first_name": "B"}`},
+		{method: "DELETE", path: "/users/" + id},
+	} {
+		rq.token = "admin-token"
+		if r := e.do(rq); r.status != 200 {
+			t.Fatalf("%s: %d %s", rq.method, r.status, r.body)
+		}
+	}
+	paths := []string{"/users/" + id, "/users/" + id + "/versions", "/users/" + id + "/versions/1", "/users/" + id + "/diff?from=1&to=2"}
+	with := func(path, param string) string {
+		if strings.Contains(path, "?") {
+			return path + "&" + param
+		}
+		return path + "?" + param
+	}
+	check := func(when string, want int, path string) {
+		t.Helper()
+		r := e.do(req{method: "GET", path: path, token: "admin-token"})
+		if r.status != want {
+			t.Errorf("%s: GET %s: %d, want %d: %s", when, path, r.status, want, r.body)
+		}
+	}
+	for _, path := range paths {
+		check("deleted", 404, path)
+		check("deleted", 404, with(path, "include_deleted=false"))
+		check("deleted", 200, with(path, "include_deleted=true"))
+		check("deleted", 400, with(path, "include_deleted=1"))
+	}
+	r := e.do(req{method: "GET", path: "/users/" + id + "/versions?include_deleted=true", token: "admin-token"})
+	if c := r.json(t); c["count"] != json.Number("3") {
+		t.Errorf("versions of the deleted user: %s", r.body)
+	}
+	if r := e.do(req{method: "POST", path: "/users/" + id + "/restore", token: "admin-token"}); r.status != 200 {
+		t.Fatalf("restore: %d %s", r.status, r.body)
+	}
+	for _, path := range paths {
+		check("restored", 200, path)
+		check("restored", 200, with(path, "include_deleted=true"))
+	}
+}
+
+// ifMatchVariants are If-Match headers of every kind: none, any, one tag,
+// a list, tags that cannot match, malformed-looking but valid lists.
+var ifMatchVariants = []string{"", "*", `"1"`, `"2"`, `"1", "2"`, `"5", "6"`, `W/"1"`, `"abc"`, `"1,2"`, `,`}
+
+// TestRefusalIgnoresHeaders checks SPEC §6 at the edge: not found wins
+// over forbidden, and neither depends on the request's If-Match. A
+// principal that may modify a user but not read it is refused (403) on
+// every change route whatever If-Match says; a deleted user it may not
+// read is not found (404) on every route.
+func TestRefusalIgnoresHeaders(t *testing.T) {
+	e := newEnv(t, nil)
+	modOnly := mustCreate(t, e, "admin-token", `{"external_id": "mod-only", "readable_by": ["`+seedID+`"], "modifiable_by": ["`+aliceID+`"]}`)
+	gone := mustCreate(t, e, "admin-token", `{"external_id": "gone", "readable_by": ["`+seedID+`"], "modifiable_by": ["`+seedID+`"]}`)
+	goneMod := mustCreate(t, e, "admin-token", `{"external_id": "gone-mod", "readable_by": ["`+seedID+`"], "modifiable_by": ["`+aliceID+`"]}`)
+	for _, id := range []string{gone, goneMod} {
+		if r := e.do(req{method: "DELETE", path: "/users/" + id, token: "admin-token"}); r.status != 200 {
+			t.Fatalf("delete: %d %s", r.status, r.body)
+		}
+	}
+	changes := func(id, ext string) []req {
+		return []req{
+			{method: "PATCH", path: "/users/" + id, body: `{"first_name": "x"}`},
+			{method: "PATCH", path: "/users/", body: `{"external_id": "` + ext + `", "first_name": "x"}`},
+			{method: "DELETE", path: "/users/" + id},
+			{method: "POST", path: "/users/" + id + "/restore"},
+		}
+	}
+	reads := func(id string) []req {
+		return []req{
+			{method: "GET", path: "/users/" + id},
+			{method: "GET", path: "/users/" + id + "?embed=readable_by"},
+			{method: "GET", path: "/users/" + id + "/versions"},
+			{method: "GET", path: "/users/" + id + "/versions/1"},
+			{method: "GET", path: "/users/" + id + "/diff?from=1&to=2"},
+		}
+	}
+	type check struct {
+		who  string
+		reqs []req
+		want int
+	}
+	for _, c := range []check{
+		{"modify but not read", changes(modOnly, "mod-only"), 403},
+		{"deleted, neither", append(changes(gone, "gone"), reads(gone)...), 404},
+		{"deleted, modify but not read", append(changes(goneMod, "gone-mod"), reads(goneMod)...), 404},
+	} {
+		for _, rq := range c.reqs {
+			for _, im := range ifMatchVariants {
+				rq := rq
+				rq.token = "alice-token"
+				if im != "" {
+					rq.header = map[string]string{"If-Match": im}
+				}
+				if r := e.do(rq); r.status != c.want {
+					t.Errorf("%s: %s %s If-Match %q: %d, want %d: %s", c.who, rq.method, rq.path, im, r.status, c.want, r.body)
+				}
+			}
+		}
+	}
+	// The administrator's view is unchanged.
+	for id, etag := range map[string]string{modOnly: `"1"`, gone: `"2"`, goneMod: `"2"`} {
+		r := e.do(req{method: "GET", path: "/users/" + id + "?include_deleted=true", token: "admin-token"})
+		if r.status != 200 || r.header.Get("ETag") != etag {
+			t.Errorf("%s afterwards: %d ETag %s", id, r.status, r.header.Get("ETag"))
+		}
+	}
+}
+
+// countingStore counts the transactions and single-key reads of a store.
+type countingStore struct {
+	storage.Store
+	views, gets atomic.Int64
+}
+
+func (s *countingStore) View(ctx context.Context, fn func(storage.Tx) error) error {
+	s.views.Add(1)
+	return s.Store.View(ctx, func(tx storage.Tx) error { return fn(&countingTx{tx, s}) })
+}
+
+// countingTx counts Get and forwards GetMany when the store has it.
+type countingTx struct {
+	storage.Tx
+	s *countingStore
+}
+
+func (tx *countingTx) Get(key []byte) ([]byte, error) {
+	tx.s.gets.Add(1)
+	return tx.Tx.Get(key)
+}
+
+func (tx *countingTx) GetMany(keys [][]byte) ([][]byte, error) {
+	return storage.GetMany(tx.Tx, keys)
+}
+
+// TestEmbedSnapshot checks that _embedded comes from the snapshot of the
+// record or page it goes with, in one transaction, and that the embedded
+// users are read in one batch: the number of transactions and of
+// single-key reads does not grow with the number of embedded users.
+func TestEmbedSnapshot(t *testing.T) {
+	store := &countingStore{Store: memstore.New()}
+	t.Cleanup(func() { store.Close() })
+	var n atomic.Int64
+	svc := user.NewService(store, &user.Options{NewID: func() string { return fmt.Sprintf("U%026d", n.Add(1)) }})
+	srv := httptest.NewServer(New(svc, &Options{Authenticator: testTokens}))
+	t.Cleanup(srv.Close)
+	e := &env{t: t, srv: srv, svc: svc}
+
+	var refs []string
+	for range 8 {
+		refs = append(refs, mustCreate(t, e, "admin-token", `{}`))
+	}
+	list := func(ids []string) string { b, _ := json.Marshal(ids); return string(b) }
+	one := mustCreate(t, e, "admin-token", `{"first_name": "one", "readable_by": `+list(refs[:1])+`}`)
+	many := mustCreate(t, e, "admin-token", `{"first_name": "many", "readable_by": `+list(refs)+`}`)
+
+	cost := func(path string, embedded int) (views, gets int64) {
+		t.Helper()
+		v0, g0 := store.views.Load(), store.gets.Load()
+		r := e.do(req{method: "GET", path: path, token: "admin-token"})
+		if r.status != 200 {
+			t.Fatalf("GET %s: %d %s", path, r.status, r.body)
+		}
+		if got := len(r.json(t)["_embedded"].(map[string]any)); got != embedded {
+			t.Errorf("GET %s: %d embedded users, want %d", path, got, embedded)
+		}
+		return store.views.Load() - v0, store.gets.Load() - g0
+	}
+	for _, tt := range []struct{ name, one, many string }{
+		{"record", "/users/" + one + "?embed=readable_by", "/users/" + many + "?embed=readable_by"},
+		{"collection", "/users/?query=first_name+eq+one&embed=readable_by", "/users/?query=first_name+eq+many&embed=readable_by"},
+	} {
+		v1, g1 := cost(tt.one, 1)
+		v8, g8 := cost(tt.many, 8)
+		if v1 != 1 || v8 != 1 {
+			t.Errorf("%s: %d and %d transactions for 1 and 8 embedded users, want 1 each", tt.name, v1, v8)
+		}
+		if g8 != g1 {
+			t.Errorf("%s: %d and %d single-key reads for 1 and 8 embedded users, want no more for 8", tt.name, g1, g8)
 		}
 	}
 }

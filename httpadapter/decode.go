@@ -338,8 +338,13 @@ func (d *patchDecoder) field(key string, raw json.RawMessage) {
 	case "deleted":
 		p.Deleted = d.bool(key, raw)
 	case "_embedded":
-		// Output only; accepted and ignored so that a record read with
-		// GET can be sent back as it is.
+		// Output only: an object, which GET always writes, is accepted
+		// and ignored, whatever it holds, so that a record read with GET
+		// can be sent back as it is. Any other type cannot come from a
+		// read and is a 400, as the OpenAPI document says.
+		if raw[0] != '{' {
+			d.problem([]string{key}, "must be an object (the _embedded of a record read with GET), which is ignored", typeNotObject)
+		}
 	default:
 		d.problem([]string{key}, "is not a field of a user", typeUnknownField)
 	}

@@ -5,7 +5,16 @@
 // # Routes
 //
 // Every path also answers with a trailing slash (/users and /users/,
-// /users/{id} and /users/{id}/).
+// /users/{id} and /users/{id}/, /openapi.json and /openapi.json/).
+//
+// The handler matches the path as the client sent it, segment by segment,
+// each segment unescaped on its own: {id} is exactly one segment, so
+// /users/%2F names the user "/" (404: not a user ID), never the
+// collection. A path parameter that is not a user ID (empty, "." or "..",
+// an encoded slash, lower case, too long, any other character) or a
+// version number is a 404 on every method, before authentication and the
+// method are looked at: it names no resource. An unclean path (/users//x,
+// /./users, a second trailing slash) is a 404 too, never a redirect.
 //
 //	POST   /users/                    create (?create_idp_user=true)      201, Location, ETag
 //	GET    /users/{id}                read (?include_deleted, ?embed)     200, ETag
@@ -14,15 +23,21 @@
 //	DELETE /users/{id}                soft delete (If-Match)              200, ETag
 //	POST   /users/{id}/restore        undelete (If-Match)                 200, ETag
 //	GET    /users/                    query (query, limit, offset, embed, include_deleted)
-//	GET    /users/{id}/versions       versions' metadata, newest first (limit, offset)
-//	GET    /users/{id}/versions/{n}   the record as of version n          200, ETag
-//	GET    /users/{id}/diff?from=a&to=b   the structured diff
+//	GET    /users/{id}/versions       versions' metadata, newest first (limit, offset, ?include_deleted)
+//	GET    /users/{id}/versions/{n}   the record as of version n (?include_deleted)   200, ETag
+//	GET    /users/{id}/diff?from=a&to=b   the structured diff (?include_deleted)
 //	GET    /openapi.json              the OpenAPI 3.1 document (no authentication)
+//
+// A deleted user reads as 404 unless include_deleted=true, and so do its
+// versions and diffs (SPEC §3).
 //
 // Records are JSON objects with the seed's field names, every field present
 // (null when null). Times are RFC 3339 in UTC with a "+00:00" offset, with
 // the fraction only when it is not zero ("2021-02-18T08:21:02+00:00",
 // "2021-02-18T08:21:02.5+00:00"). GET /users/{id} adds "_embedded".
+// _embedded holds the users that the embed fields reference and the caller
+// may read, keyed by ID, read in the same snapshot as the record or page
+// (user.Service.GetEmbedded, user.QueryOptions.Embed).
 // Collections are {"results", "count", "offset", "next", "_embedded"};
 // next is a relative URL (the path the client sent, so it keeps a mount
 // prefix, and every parameter but offset as sent) or null.
@@ -37,8 +52,9 @@
 // 400 that gives the line and column of the offending character; a repeated
 // key, an unknown field and a wrong JSON type are 400s naming the field.
 // counter_account.bank_account_type is an alias of bank_account_number_type;
-// both with different values is a 422. "_embedded" is accepted and ignored,
-// so a record read with GET can be sent back as it is. DELETE and restore
+// both with different values is a 422. "_embedded", when it is an object,
+// is ignored whatever it holds, so a record read with GET can be sent back
+// as it is; any other JSON type (null too) is a 400. DELETE and restore
 // ignore a body. Unknown and repeated query parameters are 400s; booleans
 // are exactly true or false. An error lists at most 20 field problems.
 //
@@ -61,17 +77,23 @@
 //	400  malformed JSON, not an object, unknown/repeated field, wrong JSON type,
 //	     bad or unknown query parameter, query syntax error (loc ["query","query"],
 //	     with the column), malformed If-Match, create_idp_user without a provider
-//	401  no Authenticator, or it refused the request; WWW-Authenticate: Bearer
+//	401  no Authenticator, or it refused the request, or the service refused its
+//	     principal (user.ErrUnauthenticated: a user ID among its groups, no
+//	     tenant); WWW-Authenticate: Bearer
 //	403  *user.ForbiddenError (the message names caller and target)
-//	404  user.ErrNotFound, an unknown path, an {id} that is not a user ID or an
-//	     {n} that is not a version number (a malformed ID names no resource)
+//	404  user.ErrNotFound, an unknown or unclean path, an {id} that is not a
+//	     user ID or an {n} that is not a version number (on every method: a
+//	     malformed ID names no resource)
 //	405  a known path with another method; Allow lists the methods
 //	409  *user.ConflictError and *user.TransitionError (loc names the field),
 //	     user.ErrIdentityExists
-//	412  *user.VersionMismatchError, or an If-Match that can never match; nothing changed
+//	412  *user.VersionMismatchError (If-Match names another version, or none);
+//	     nothing changed
 //	413  body over the limit
 //	415  body not declared as JSON
 //	422  *user.ValidationError, every problem with loc ["body", path...]
+//	431  request line and headers over Options.MaxHeaderBytes (default 64 KiB),
+//	     on every path, before routing and authentication
 //	503  user.ErrBusy or a cancelled request; Retry-After: 1
 //	500  anything else; logged with the request ID, the body carries only the ID
 //
@@ -84,15 +106,33 @@
 // response. Record responses carry ETag: "n" (the version). If-Match on
 // PATCH, DELETE and restore is * (no condition) or a list of entity tags:
 // "n" applies the change only to version n, "m", "n" to either (else 412
-// and nothing changes; with several tags the current version is read
-// first and the write still checks it). A weak tag (W/"n") never matches,
-// since If-Match compares strongly (RFC 9110 §13.1.1). A malformed header
-// is 400.
+// and nothing changes). A weak tag (W/"n") never matches, since If-Match
+// compares strongly (RFC 9110 §13.1.1), nor does a tag that is not a
+// version number. The list is parsed as RFC 9110 §5.6.1 says: optional
+// spaces and tabs around elements, empty elements ignored, several field
+// lines one list, and a comma inside the quotes part of the tag ("1,2" is
+// one tag, which never matches). A malformed header (a tag without its
+// quotes, lower-case w/, * inside a list) is 400. The tags become
+// user.WriteOptions.ExpectedVersions, which the service checks in the
+// write's transaction after it found the user and checked access: a user
+// the caller may not see is 404, and one it may not change 403, whatever
+// If-Match says; the adapter never reads the user itself.
+//
+// # Server
+//
+// The handler answers every request it receives in its JSON error shape, but
+// net/http answers some requests itself before any handler runs, in
+// text/plain: a request line and header over http.Server.MaxHeaderBytes
+// (431) and a request that is not well-formed HTTP (400, 505). Pass the
+// server to ConfigureServer, which raises MaxHeaderBytes to at least 1 MiB
+// and twice Options.MaxHeaderBytes: a header too large for the handler is
+// then its JSON 431, and only one at least twice its limit is net/http's.
 //
 // # Authentication
 //
 // Options.Authenticator turns a request into a user.Principal. Without one
 // every /users request is 401: the handler never serves users
 // unauthenticated. StaticTokens maps bearer tokens to principals for
-// development and tests.
+// development and tests. A principal's groups must be group IDs (G…): the
+// service refuses any other principal, which is a 401.
 package httpadapter

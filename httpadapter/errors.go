@@ -101,7 +101,7 @@ func errorResponse(err error) (problem, bool) {
 	case errors.Is(err, user.ErrIdentityExists):
 		return p(http.StatusConflict, "the identity provider already has a login with this email or phone.")
 	case errors.As(err, &vme):
-		return p(http.StatusPreconditionFailed, fmt.Sprintf("If-Match expected version %d, the current version is %d; nothing was changed.", vme.Expected, vme.Current))
+		return p(http.StatusPreconditionFailed, fmt.Sprintf("If-Match does not name the current version, %d; nothing was changed.", vme.Current))
 	case errors.Is(err, user.ErrNoIdentityProvider):
 		return p(http.StatusBadRequest, []fieldProblem{{Loc: []string{"query", "create_idp_user"}, Msg: "this server has no identity provider, so it cannot create logins", Type: "unsupported"}})
 	case errors.Is(err, user.ErrInvalid):

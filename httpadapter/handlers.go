@@ -3,13 +3,9 @@ package httpadapter
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 
-	"github.com/userkit/userkit/query"
 	"github.com/userkit/userkit/user"
 )
 
@@ -26,91 +22,6 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (context.
 		return nil, false
 	}
 	return user.WithPrincipal(r.Context(), p), true
-}
-
-// pathID returns the {id} of the path. A value that is not a well-formed
-// user ID names no user: 404.
-func pathID(r *http.Request) (string, error) {
-	id := r.PathValue("id")
-	if !user.ValidID(id) {
-		return "", &requestError{status: http.StatusNotFound, msg: "no such user: " + strconv.Quote(truncate(id, 64)) + " is not a user ID (U followed by 26 upper-case Crockford base32 characters)"}
-	}
-	return id, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
-
-// ifMatch returns the versions an If-Match header accepts, or nil (no
-// condition) when it is absent or "*". The header is a list of entity tags
-// (RFC 9110 §13.1.1, over one or several header lines). A weak tag (W/"3")
-// never matches, as If-Match compares strongly, nor does a tag that is not
-// a version; a header where no tag can match is 412 without calling the
-// service. A malformed header is 400.
-func ifMatch(r *http.Request) ([]int64, error) {
-	vs := r.Header.Values("If-Match")
-	if len(vs) == 0 {
-		return nil, nil
-	}
-	bad := &requestError{status: http.StatusBadRequest, fields: []fieldProblem{{Loc: []string{"header", "If-Match"},
-		Msg: `must be * or a list of entity tags such as "3" (the ETag of the record)`, Type: typeBadParam}}}
-	if len(vs) == 1 && trimSpace(vs[0]) == "*" {
-		return nil, nil
-	}
-	var versions []int64
-	for _, line := range vs {
-		for _, v := range strings.Split(line, ",") {
-			v = trimSpace(v)
-			weak := strings.HasPrefix(v, "W/")
-			v = strings.TrimPrefix(v, "W/")
-			if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
-				return nil, bad
-			}
-			tag := v[1 : len(v)-1]
-			for i := 0; i < len(tag); i++ {
-				if c := tag[i]; c < 0x21 || c == '"' || c == 0x7f {
-					return nil, bad
-				}
-			}
-			n, err := strconv.ParseInt(tag, 10, 64)
-			if !weak && err == nil && n >= 1 && strconv.FormatInt(n, 10) == tag {
-				versions = append(versions, n)
-			}
-		}
-	}
-	if len(versions) == 0 {
-		return nil, preconditionFailed(r)
-	}
-	return versions, nil
-}
-
-func preconditionFailed(r *http.Request) error {
-	return &requestError{status: http.StatusPreconditionFailed,
-		msg: "If-Match " + strings.Join(r.Header.Values("If-Match"), ", ") + " does not match the current ETag; nothing was changed"}
-}
-
-// writeOptions returns the WriteOptions of the If-Match header. With
-// several tags it asks current for the user's version and expects it when
-// it is one of them (the write still checks it, atomically).
-func writeOptions(r *http.Request, current func() (int64, error)) (*user.WriteOptions, error) {
-	vs, err := ifMatch(r)
-	if err != nil || vs == nil {
-		return nil, err
-	}
-	v := vs[0]
-	if len(vs) > 1 {
-		if v, err = current(); err != nil {
-			return nil, err
-		}
-		if !slices.Contains(vs, v) {
-			return nil, preconditionFailed(r)
-		}
-	}
-	return &user.WriteOptions{ExpectedVersion: v}, nil
 }
 
 // create serves POST /users/.
@@ -150,28 +61,26 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id, err := pathID(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+	id := r.PathValue("id") // a user ID: checked by route
 	var opts *user.GetOptions
-	var embed []string
 	if r.URL.RawQuery != "" {
 		ps := parseParams(r, "include_deleted", "embed")
-		opts = &user.GetOptions{IncludeDeleted: ps.bool("include_deleted")}
-		embed = ps.embed()
+		opts = &user.GetOptions{IncludeDeleted: ps.bool("include_deleted"), Embed: ps.embed()}
 		if err := ps.err(); err != nil {
 			h.fail(w, r, err)
 			return
 		}
 	}
-	u, err := h.svc.Get(ctx, id, opts)
-	if err != nil {
-		h.fail(w, r, err)
-		return
+	var (
+		u   *user.User
+		emb []*user.User
+		err error
+	)
+	if opts != nil && len(opts.Embed) > 0 {
+		u, emb, err = h.svc.GetEmbedded(ctx, id, opts)
+	} else {
+		u, err = h.svc.Get(ctx, id, opts)
 	}
-	emb, err := h.embedded(ctx, []*user.User{u}, embed)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -215,22 +124,12 @@ func (h *handler) write(w http.ResponseWriter, r *http.Request, do func(ctx cont
 	if !ok {
 		return
 	}
-	id, err := pathID(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+	id := r.PathValue("id") // a user ID: checked by route
 	if err := parseParams(r).err(); err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	opts, err := writeOptions(r, func() (int64, error) {
-		u, err := h.svc.Get(ctx, id, &user.GetOptions{IncludeDeleted: true})
-		if err != nil {
-			return 0, err
-		}
-		return u.Version, nil
-	})
+	opts, err := writeOptions(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -269,20 +168,7 @@ func (h *handler) patchByExternalID(w http.ResponseWriter, r *http.Request) {
 			Message: "is required: PATCH on the collection patches the user with this external_id", Type: typeRequired}}})
 		return
 	}
-	opts, err := writeOptions(r, func() (int64, error) {
-		// The literal's text escapes the query language's wildcard and
-		// escape characters; String quotes it.
-		text := strings.NewReplacer(`\`, `\\`, `*`, `\*`).Replace(p.ExternalID.Value)
-		q := "external_id eq " + query.Literal{Kind: query.String, Text: text}.String()
-		page, err := h.svc.Query(ctx, q, &user.QueryOptions{Limit: 1, IncludeDeleted: true})
-		if err != nil {
-			return 0, err
-		}
-		if len(page.Users) == 0 {
-			return 0, user.ErrNotFound
-		}
-		return page.Users[0].Version, nil
-	})
+	opts, err := writeOptions(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -307,18 +193,13 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 		Limit:          ps.int("limit", user.DefaultLimit, 1, user.MaxLimit),
 		Offset:         ps.int("offset", 0, 0, maxInt),
 		IncludeDeleted: ps.bool("include_deleted"),
+		Embed:          ps.embed(),
 	}
-	embed := ps.embed()
 	if err := ps.err(); err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	page, err := h.svc.Query(ctx, q, opts)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	emb, err := h.embedded(ctx, page.Users, embed)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -331,7 +212,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 		}
 		b = appendRecord(b, u)
 	}
-	b = appendCollectionTail(b, r, page.Count, page.Offset, page.HasNext, opts.Offset+opts.Limit, emb)
+	b = appendCollectionTail(b, r, page.Count, page.Offset, page.HasNext, opts.Offset+opts.Limit, page.Embedded)
 	writeJSON(w, http.StatusOK, b)
 	*bp = b
 	putBuf(bp)
@@ -355,45 +236,6 @@ func appendCollectionTail(b []byte, r *http.Request, count, offset int, hasNext 
 	return append(b, '}')
 }
 
-// embedded returns the users referenced by the embed fields of users that
-// the caller may read, sorted by ID, each once. Group IDs, users that are
-// gone and users the caller may not read are left out.
-func (h *handler) embedded(ctx context.Context, users []*user.User, fields []string) ([]*user.User, error) {
-	if len(fields) == 0 {
-		return nil, nil
-	}
-	var ids []string
-	for _, u := range users {
-		for _, f := range fields {
-			switch f {
-			case "version_authored_by_user_id":
-				ids = append(ids, u.VersionAuthoredByUserID)
-			case "readable_by":
-				ids = append(ids, u.ReadableBy...)
-			case "modifiable_by":
-				ids = append(ids, u.ModifiableBy...)
-			}
-		}
-	}
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	var out []*user.User
-	for _, id := range ids {
-		if !user.ValidID(id) {
-			continue
-		}
-		u, err := h.svc.Get(ctx, id, nil)
-		switch {
-		case err == nil:
-			out = append(out, u)
-		case errors.Is(err, user.ErrNotFound), errors.Is(err, user.ErrForbidden):
-		default:
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
 // versions serves GET /users/{id}/versions: the versions' metadata, newest
 // first, as a collection.
 func (h *handler) versions(w http.ResponseWriter, r *http.Request) {
@@ -401,19 +243,16 @@ func (h *handler) versions(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id, err := pathID(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	ps := parseParams(r, "limit", "offset")
+	id := r.PathValue("id") // a user ID: checked by route
+	ps := parseParams(r, "limit", "offset", "include_deleted")
 	limit := ps.int("limit", user.DefaultLimit, 1, user.MaxLimit)
 	offset := ps.int("offset", 0, 0, maxInt)
+	includeDeleted := ps.bool("include_deleted")
 	if err := ps.err(); err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	page, err := h.svc.Versions(ctx, id, &user.PageOptions{Limit: limit, Offset: offset})
+	page, err := h.svc.Versions(ctx, id, &user.PageOptions{Limit: limit, Offset: offset, IncludeDeleted: includeDeleted})
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -429,33 +268,36 @@ func (h *handler) versions(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, b)
 }
 
-// version serves GET /users/{id}/versions/{n}. An {n} that is not a
-// version number names no version: 404.
+// version serves GET /users/{id}/versions/{n}.
 func (h *handler) version(w http.ResponseWriter, r *http.Request) {
 	ctx, ok := h.authenticate(w, r)
 	if !ok {
 		return
 	}
-	id, err := pathID(r)
+	id := r.PathValue("id")                            // a user ID: checked by route
+	n, _ := strconv.ParseInt(r.PathValue("n"), 10, 64) // a version number: checked by route
+	opts, err := getOptions(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	if err := parseParams(r).err(); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	n, err := strconv.ParseInt(r.PathValue("n"), 10, 64)
-	if err != nil || n < 1 {
-		h.fail(w, r, &requestError{status: http.StatusNotFound, msg: "no such version: " + strconv.Quote(truncate(r.PathValue("n"), 32)) + " is not a version number"})
-		return
-	}
-	u, err := h.svc.GetVersion(ctx, id, n, nil)
+	u, err := h.svc.GetVersion(ctx, id, n, opts)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	writeRecord(w, http.StatusOK, u, nil, false)
+}
+
+// getOptions returns the GetOptions of a request that takes include_deleted
+// and no other parameter (nil without a query string).
+func getOptions(r *http.Request) (*user.GetOptions, error) {
+	if r.URL.RawQuery == "" {
+		return nil, nil
+	}
+	ps := parseParams(r, "include_deleted")
+	opts := &user.GetOptions{IncludeDeleted: ps.bool("include_deleted")}
+	return opts, ps.err()
 }
 
 // change is the wire form of a user.Change.
@@ -471,18 +313,15 @@ func (h *handler) diff(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id, err := pathID(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	ps := parseParams(r, "from", "to")
+	id := r.PathValue("id") // a user ID: checked by route
+	ps := parseParams(r, "from", "to", "include_deleted")
 	from, to := ps.required("from"), ps.required("to")
+	opts := &user.GetOptions{IncludeDeleted: ps.bool("include_deleted")}
 	if err := ps.err(); err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	cs, err := h.svc.Diff(ctx, id, from, to, nil)
+	cs, err := h.svc.Diff(ctx, id, from, to, opts)
 	if err != nil {
 		h.fail(w, r, err)
 		return

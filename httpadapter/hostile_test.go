@@ -2,6 +2,7 @@ package httpadapter
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -82,6 +83,10 @@ func TestHostile(t *testing.T) {
 		{name: "no content type", req: req{method: "POST", path: "/users/", token: "admin-token", body: `{}`, header: map[string]string{"Content-Type": ""}}, want: shape{Status: 415}},
 		{name: "latin-1 charset", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{}`, header: map[string]string{"Content-Type": "application/json; charset=latin1"}}, want: shape{Status: 415}},
 		{name: "form", req: req{method: "POST", path: "/users/", token: "admin-token", body: `a=b`, header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}}, want: shape{Status: 415}},
+		{name: "70 KB query string", req: req{method: "GET", path: "/users/?query=" + strings.Repeat("a", 70<<10), token: "admin-token"}, want: shape{Status: 431}},
+		{name: "70 KB header on an unknown path", req: req{method: "GET", path: "/nope", header: map[string]string{"X-Padding": strings.Repeat("a", 70<<10)}}, want: shape{Status: 431}},
+		{name: "70 KB header with a malformed id", req: req{method: "DELETE", path: "/users/%2F", token: "admin-token", header: map[string]string{"X-Padding": strings.Repeat("a", 70<<10)}}, want: shape{Status: 431}},
+		{name: "many headers", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"first_name": "x"}`, header: manyHeaders(2000)}, want: shape{Status: 431}},
 		{name: "xml", req: req{method: "PATCH", path: "/users/", token: "admin-token", body: `<user/>`, header: map[string]string{"Content-Type": "application/xml"}}, want: shape{Status: 415}},
 
 		// Fields: unknown, repeated, wrong JSON type.
@@ -98,6 +103,10 @@ func TestHostile(t *testing.T) {
 		{name: "string for version", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"version": "1"}`}, want: locShape(400, "int_type", "body", "version")},
 		{name: "fraction for version", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"version": 1.5}`}, want: locShape(400, "int_type", "body", "version")},
 		{name: "string for deleted", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"deleted": "no"}`}, want: locShape(400, "bool_type", "body", "deleted")},
+		{name: "null _embedded", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"_embedded": null}`}, want: locShape(400, "object_type", "body", "_embedded")},
+		{name: "string _embedded", req: req{method: "POST", path: "/users/", token: "admin-token", body: `{"_embedded": "x"}`}, want: locShape(400, "object_type", "body", "_embedded")},
+		{name: "list _embedded", req: req{method: "PATCH", path: "/users/", token: "admin-token", body: `{"external_id": "ext-1", "_embedded": []}`}, want: locShape(400, "object_type", "body", "_embedded")},
+		{name: "number _embedded", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"_embedded": 0}`}, want: locShape(400, "object_type", "body", "_embedded")},
 		{name: "bad datetime", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"creation_datetime": "yesterday"}`}, want: locShape(400, "datetime_type", "body", "creation_datetime")},
 
 		// Field validation (422).
@@ -160,6 +169,29 @@ func TestHostile(t *testing.T) {
 		{name: "unknown path", req: req{method: "GET", path: "/nope", token: "admin-token"}, want: shape{Status: 404}},
 		{name: "unknown sub-path", req: req{method: "GET", path: "/users/" + user1 + "/friends", token: "admin-token"}, want: shape{Status: 404}},
 		{name: "patch by unknown external_id", req: req{method: "PATCH", path: "/users/", token: "admin-token", body: `{"external_id": "nobody"}`}, want: shape{Status: 404}},
+		// An ID segment that is not a user ID names no user, whatever it
+		// unescapes to: never another route (TestMalformedIDs has them all).
+		{name: "encoded slash id, GET", req: req{method: "GET", path: "/users/%2F", token: "admin-token"}, want: shape{Status: 404}, msg: "is not a user ID"},
+		{name: "encoded slash id, POST", req: req{method: "POST", path: "/users/%2F", token: "admin-token", body: `{}`}, want: shape{Status: 404}, msg: "is not a user ID"},
+		{name: "encoded slash id, DELETE", req: req{method: "DELETE", path: "/users/%2F", token: "admin-token"}, want: shape{Status: 404}, msg: "is not a user ID"},
+		{name: "encoded slash id, PATCH", req: req{method: "PATCH", path: "/users/%2f", token: "admin-token", body: `{"external_id": "ext-1", "first_name": "x"}`}, want: shape{Status: 404}, msg: "is not a user ID"},
+		{name: "encoded slash after an id", req: req{method: "GET", path: "/users/" + user1 + "%2Fversions", token: "admin-token"}, want: shape{Status: 404}, msg: "is not a user ID"},
+		{name: "encoded slash id, versions", req: req{method: "GET", path: "/users/%2F/versions", token: "admin-token"}, want: shape{Status: 404}, msg: "is not a user ID"},
+		{name: "encoded slash id, restore", req: req{method: "POST", path: "/users/%2F/restore", token: "admin-token"}, want: shape{Status: 404}, msg: "is not a user ID"},
+		{name: "empty id", req: req{method: "GET", path: "/users//versions", token: "admin-token"}, want: shape{Status: 404}, msg: "is not a user ID"},
+		{name: "dot id", req: req{method: "GET", path: "/users/.", token: "admin-token"}, want: shape{Status: 404}, msg: "is not a user ID"},
+		{name: "dot-dot id", req: req{method: "GET", path: "/users/..", token: "admin-token"}, want: shape{Status: 404}, msg: "is not a user ID"},
+		{name: "encoded dot-dot id", req: req{method: "GET", path: "/users/%2E%2E/versions", token: "admin-token"}, want: shape{Status: 404}, msg: "is not a user ID"},
+		{name: "unicode id", req: req{method: "GET", path: "/users/U000000000000000000000000%C3%89", token: "admin-token"}, want: shape{Status: 404}, msg: "is not a user ID"},
+		{name: "malformed id, no token", req: req{method: "GET", path: "/users/%2F"}, want: shape{Status: 404}, msg: "is not a user ID"},
+		// Unclean paths are a 404, never a redirect.
+		{name: "double slash before an id", req: req{method: "GET", path: "/users//" + user1, token: "admin-token"}, want: shape{Status: 404}},
+		{name: "dot segment", req: req{method: "GET", path: "/./users/", token: "admin-token"}, want: shape{Status: 404}},
+		{name: "dot-dot after an id", req: req{method: "GET", path: "/users/" + user1 + "/..", token: "admin-token"}, want: shape{Status: 404}},
+		{name: "two trailing slashes", req: req{method: "GET", path: "/users//", token: "admin-token"}, want: shape{Status: 404}},
+		{name: "double slash at the root", req: req{method: "GET", path: "//users/", token: "admin-token"}, want: shape{Status: 404}},
+		{name: "openapi.json with two slashes", req: req{method: "GET", path: "/openapi.json//"}, want: shape{Status: 404}},
+		{name: "version with an encoded slash", req: req{method: "GET", path: "/users/" + user1 + "/versions/1%2F", token: "admin-token"}, want: shape{Status: 404}, msg: "is not a version number"},
 
 		// Methods.
 		{name: "PUT user", req: req{method: "PUT", path: "/users/" + user1, token: "admin-token", body: `{}`}, want: shape{Status: 405}, header: "Allow", headerValue: "GET, HEAD, PATCH, DELETE"},
@@ -174,13 +206,36 @@ func TestHostile(t *testing.T) {
 		{name: "If-Match unquoted", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"first_name": "x"}`, header: map[string]string{"If-Match": "1"}}, want: locShape(400, "invalid_parameter", "header", "If-Match")},
 		{name: "If-Match list, none current", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"first_name": "x"}`, header: map[string]string{"If-Match": `"5", "6"`}}, want: shape{Status: 412}},
 		{name: "If-Match list with garbage", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"first_name": "x"}`, header: map[string]string{"If-Match": `"1", 2`}}, want: locShape(400, "invalid_parameter", "header", "If-Match")},
-		{name: "If-Match empty list entry", req: req{method: "DELETE", path: "/users/" + user1, token: "admin-token", header: map[string]string{"If-Match": `"1",,"2"`}}, want: locShape(400, "invalid_parameter", "header", "If-Match")},
+		// RFC 9110 §5.6.1: empty list elements are ignored, not an error.
+		{name: "If-Match empty list entry", req: req{method: "DELETE", path: "/users/" + user1, token: "admin-token", header: map[string]string{"If-Match": `"5",,"6"`}}, want: shape{Status: 412}},
+		{name: "If-Match only empty list entries", req: req{method: "DELETE", path: "/users/" + user1, token: "admin-token", header: map[string]string{"If-Match": ` , ,`}}, want: shape{Status: 412}},
+		{name: "If-Match comma in a tag", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"first_name": "x"}`, header: map[string]string{"If-Match": `"1,2"`}}, want: shape{Status: 412}},
+		{name: "If-Match comma in a weak tag", req: req{method: "DELETE", path: "/users/" + user1, token: "admin-token", header: map[string]string{"If-Match": `W/"1,2", "3"`}}, want: shape{Status: 412}},
+		{name: "If-Match empty tag", req: req{method: "DELETE", path: "/users/" + user1, token: "admin-token", header: map[string]string{"If-Match": `""`}}, want: shape{Status: 412}},
+		{name: "If-Match lower-case weak", req: req{method: "DELETE", path: "/users/" + user1, token: "admin-token", header: map[string]string{"If-Match": `w/"1"`}}, want: locShape(400, "invalid_parameter", "header", "If-Match")},
+		{name: "If-Match star in a list", req: req{method: "DELETE", path: "/users/" + user1, token: "admin-token", header: map[string]string{"If-Match": `*, "1"`}}, want: locShape(400, "invalid_parameter", "header", "If-Match")},
+		{name: "If-Match without a comma", req: req{method: "DELETE", path: "/users/" + user1, token: "admin-token", header: map[string]string{"If-Match": `"1" "2"`}}, want: locShape(400, "invalid_parameter", "header", "If-Match")},
+		{name: "If-Match unterminated", req: req{method: "DELETE", path: "/users/" + user1, token: "admin-token", header: map[string]string{"If-Match": `"1, "2"`}}, want: locShape(400, "invalid_parameter", "header", "If-Match")},
 		{name: "If-Match list on the collection, none current", req: req{method: "PATCH", path: "/users/", token: "admin-token", body: `{"external_id": "ext-1", "first_name": "x"}`, header: map[string]string{"If-Match": `"5", "6"`}}, want: shape{Status: 412}},
 		{name: "If-Match garbage", req: req{method: "DELETE", path: "/users/" + user1, token: "admin-token", header: map[string]string{"If-Match": `"a b"`}}, want: locShape(400, "invalid_parameter", "header", "If-Match")},
 		{name: "If-Match not a version", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"first_name": "x"}`, header: map[string]string{"If-Match": `"abc"`}}, want: shape{Status: 412}},
 		{name: "If-Match weak", req: req{method: "PATCH", path: "/users/" + user1, token: "admin-token", body: `{"first_name": "x"}`, header: map[string]string{"If-Match": `W/"1"`}}, want: shape{Status: 412}},
 		{name: "If-Match 0", req: req{method: "DELETE", path: "/users/" + user1, token: "admin-token", header: map[string]string{"If-Match": `"0"`}}, want: shape{Status: 412}},
 		{name: "If-Match stale", req: req{method: "DELETE", path: "/users/" + user1, token: "admin-token", header: map[string]string{"If-Match": `"7"`}}, want: shape{Status: 412}},
+
+		// Not found and forbidden come before the precondition.
+		{name: "If-Match that cannot match, other tenant's user", req: req{method: "PATCH", path: "/users/" + user3, token: "admin-token", body: `{"first_name": "x"}`, header: map[string]string{"If-Match": `"abc"`}}, want: shape{Status: 404}},
+		{name: "If-Match list, no such user", req: req{method: "DELETE", path: "/users/U0000000000000000000000ZZZZ", token: "admin-token", header: map[string]string{"If-Match": `"1", "2"`}}, want: shape{Status: 404}},
+		{name: "If-Match list, no access", req: req{method: "DELETE", path: "/users/" + user1, token: "bob-token", header: map[string]string{"If-Match": `"5", "6"`}}, want: shape{Status: 403}},
+		{name: "If-Match weak, no access", req: req{method: "POST", path: "/users/" + user1 + "/restore", token: "alice-token", header: map[string]string{"If-Match": `W/"1"`}}, want: shape{Status: 403}},
+		{name: "If-Match list by external_id, no access", req: req{method: "PATCH", path: "/users/", token: "bob-token", body: `{"external_id": "ext-1", "first_name": "x"}`, header: map[string]string{"If-Match": `"1", "2"`}}, want: shape{Status: 403}},
+
+		// A principal whose groups hold a user ID is refused (SPEC §6),
+		// not granted what that user may read.
+		{name: "user ID as a group, read", req: req{method: "GET", path: "/users/" + user2, token: "posing-token"}, want: shape{Status: 401}, header: "WWW-Authenticate", headerValue: `Bearer realm="userkit"`},
+		{name: "user ID as a group, query", req: req{method: "GET", path: "/users/?query=external_id+eq+'ext-2'", token: "posing-token"}, want: shape{Status: 401}},
+		{name: "user ID as a group, patch", req: req{method: "PATCH", path: "/users/" + user2, token: "posing-token", body: `{"first_name": "x"}`}, want: shape{Status: 401}},
+		{name: "user ID as a group, history", req: req{method: "GET", path: "/users/" + user2 + "/versions", token: "posing-token"}, want: shape{Status: 401}},
 
 		// Access and conflicts.
 		{name: "read without access", req: req{method: "GET", path: "/users/" + user1, token: "bob-token"}, want: shape{Status: 403}, msg: bobID + " may not read user " + user1},
@@ -272,4 +327,61 @@ func repeat(s string, n int) []string {
 		out[i] = s
 	}
 	return out
+}
+
+// TestMalformedIDs sends every route, with every method, an ID segment that
+// is not a user ID: each is a 404 that says so, in the error shape, never
+// another route or a 405 (SPEC §10).
+func TestMalformedIDs(t *testing.T) {
+	e := hostileEnv(t)
+	segments := []string{
+		"%2F", "%2f", "a%2Fb", user1 + "%2F", "%2F" + user1, // encoded slashes
+		"", ".", "..", "%2E", "%2e%2E", // empty and dot segments
+		strings.ToLower(user1), "U0000000000000000000000000I", user1 + "0", strings.Repeat("U", 5000), // not the form
+		"U000000000000000000000000%C3%89", "%E2%80%8B" + user1, "%00", "%20", // unicode, NUL, space
+	}
+	routes := []string{"/users/%s", "/users/%s/", "/users/%s/restore", "/users/%s/versions", "/users/%s/versions/1", "/users/%s/diff?from=1&to=1"}
+	methods := []string{"GET", "HEAD", "POST", "PATCH", "DELETE", "PUT"}
+	for _, seg := range segments {
+		for _, route := range routes {
+			path := fmt.Sprintf(route, seg)
+			if path == "/users/" {
+				continue // the collection itself
+			}
+			for _, method := range methods {
+				rq := req{method: method, path: path, token: "admin-token"}
+				if method == "POST" || method == "PATCH" || method == "PUT" {
+					rq.body = `{"external_id": "ext-1", "first_name": "x"}`
+				}
+				r := e.do(rq)
+				if r.status != 404 {
+					t.Errorf("%s %.80s: %d, want 404: %.200s", method, path, r.status, r.body)
+					continue
+				}
+				if method == "HEAD" {
+					continue
+				}
+				if got := problemShape(t, r); got.Status != 404 || got.Locs != nil {
+					t.Errorf("%s %.80s: %+v", method, path, got)
+				}
+				if !bytes.Contains(r.body, []byte("is not a user ID")) {
+					t.Errorf("%s %.80s: body does not say it is not a user ID: %.200s", method, path, r.body)
+				}
+			}
+		}
+	}
+	// Nothing was created or changed.
+	r := e.do(req{method: "GET", path: "/users/?include_deleted=true", token: "admin-token"})
+	if c := r.json(t); c["count"] != json.Number("2") {
+		t.Errorf("after the requests the tenant has %v users, want 2: %s", c["count"], r.body)
+	}
+}
+
+// manyHeaders returns n headers of 40 bytes each.
+func manyHeaders(n int) map[string]string {
+	h := map[string]string{}
+	for i := range n {
+		h[fmt.Sprintf("X-H%06d", i)] = strings.Repeat("v", 28)
+	}
+	return h
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +35,15 @@ type Options struct {
 	// MaxBodyBytes bounds request bodies. Default 1 MiB. A larger body
 	// is answered with 413.
 	MaxBodyBytes int64
+	// MaxHeaderBytes bounds the request line and header fields, counted
+	// as HTTP/1.1 sends them (each "Name: value" line with its CRLF).
+	// Default DefaultMaxHeaderBytes. A larger request is answered with a
+	// JSON 431, before the path, the method and the credentials are
+	// looked at. net/http refuses a header over its own
+	// http.Server.MaxHeaderBytes before the handler runs, with a
+	// text/plain 431: ConfigureServer raises that limit to at least twice
+	// this one.
+	MaxHeaderBytes int
 	// Logger receives the causes of 500 responses and panics. Default:
 	// discard.
 	Logger *slog.Logger
@@ -41,17 +52,47 @@ type Options struct {
 // DefaultMaxBodyBytes is the default of Options.MaxBodyBytes.
 const DefaultMaxBodyBytes = 1 << 20
 
+// DefaultMaxHeaderBytes is the default of Options.MaxHeaderBytes.
+const DefaultMaxHeaderBytes = 64 << 10
+
+// ConfigureServer prepares srv to serve a handler that New built with opts,
+// so that the handler, not net/http, answers a request whose header is too
+// large: it raises srv.MaxHeaderBytes, never lowers it, to at least
+// http.DefaultMaxHeaderBytes (1 MiB) and twice Options.MaxHeaderBytes.
+// net/http reads a request's header up to srv.MaxHeaderBytes and answers
+// a larger one itself, before any handler runs, with a text/plain 431; the
+// handler answers one over Options.MaxHeaderBytes with its JSON 431. Only a
+// header over srv.MaxHeaderBytes, at least twice the handler's limit,
+// still gets net/http's answer (as does a request that is not HTTP at all:
+// a malformed request line or header is net/http's text/plain 400). Call
+// it before the server starts; like New, it never starts or owns it.
+func ConfigureServer(srv *http.Server, opts *Options) {
+	limit := DefaultMaxHeaderBytes
+	if opts != nil && opts.MaxHeaderBytes > 0 {
+		limit = opts.MaxHeaderBytes
+	}
+	have := srv.MaxHeaderBytes
+	if have <= 0 {
+		have = http.DefaultMaxHeaderBytes
+	}
+	srv.MaxHeaderBytes = max(have, http.DefaultMaxHeaderBytes, 2*limit)
+}
+
 const headerRequestID = "X-Request-Id"
 
 // handler is the http.Handler returned by New.
 type handler struct {
-	svc     *user.Service
-	auth    Authenticator
-	base    string
-	maxBody int64
-	log     *slog.Logger
-	mux     *http.ServeMux
-	openapi []byte
+	svc       *user.Service
+	auth      Authenticator
+	base      string
+	maxBody   int64
+	maxHeader int
+	log       *slog.Logger
+	openapi   []byte
+
+	templates []*template
+	maxSegs   int
+	notFound  *requestError
 
 	ridPrefix string
 	ridSeq    atomic.Uint64
@@ -70,11 +111,13 @@ func New(svc *user.Service, opts *Options) http.Handler {
 		base:    cleanBase(opts.BasePath),
 		maxBody: opts.MaxBodyBytes,
 		log:     opts.Logger,
-		mux:     http.NewServeMux(),
 		openapi: openAPIDocument(),
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
+	}
+	if h.maxHeader = opts.MaxHeaderBytes; h.maxHeader <= 0 {
+		h.maxHeader = DefaultMaxHeaderBytes
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -82,7 +125,7 @@ func New(svc *user.Service, opts *Options) http.Handler {
 	var rnd [10]byte
 	_, _ = rand.Read(rnd[:])
 	h.ridPrefix = strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(rnd[:]))
-	h.register()
+	h.build()
 	return h
 }
 
@@ -107,8 +150,8 @@ type route struct {
 	serve  func(h *handler, w http.ResponseWriter, r *http.Request)
 }
 
-// routes are every operation the handler serves. Each is registered with
-// and without a trailing slash (except /openapi.json).
+// routes are every operation the handler serves, each also with a trailing
+// slash. A GET route answers HEAD too.
 var routes = []route{
 	{http.MethodPost, "/users", (*handler).create},
 	{http.MethodGet, "/users", (*handler).list},
@@ -123,43 +166,142 @@ var routes = []route{
 	{http.MethodGet, "/openapi.json", (*handler).serveOpenAPI},
 }
 
-// register installs the routes, a JSON 405 with Allow for every known path
-// with another method, and a JSON 404 for every other path.
-func (h *handler) register() {
-	allow := map[string][]string{}
-	var paths []string
-	for _, rt := range routes {
-		if _, ok := allow[rt.path]; !ok {
-			paths = append(paths, rt.path)
-		}
-		allow[rt.path] = append(allow[rt.path], rt.method)
-		if rt.method == http.MethodGet {
-			allow[rt.path] = append(allow[rt.path], http.MethodHead)
-		}
-		serve := rt.serve
-		f := func(w http.ResponseWriter, r *http.Request) { serve(h, w, r) }
-		for _, p := range variants(h.base + rt.path) {
-			h.mux.HandleFunc(rt.method+" "+p, f)
-		}
-	}
-	for _, path := range paths {
-		re := &requestError{status: http.StatusMethodNotAllowed, allow: strings.Join(allow[path], ", ")}
-		re.msg = "this path allows " + re.allow
-		for _, p := range variants(h.base + path) {
-			h.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { h.fail(w, r, re) })
-		}
-	}
-	notFound := &requestError{status: http.StatusNotFound, msg: "no such path; the API serves " + h.base + "/users/ (see " + h.base + "/openapi.json)"}
-	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { h.fail(w, r, notFound) })
+// A template is one path of the API, as segments, with its operations.
+//
+// The handler routes by itself rather than with http.ServeMux, because a
+// path parameter must be one segment of the path as the client sent it:
+// ServeMux matches the decoded path, where /users/%2F is /users// and
+// reaches the collection, and it answers an unclean path (/users/.,
+// /users//x) with a redirect in HTML.
+type template struct {
+	path  string   // as in routes, relative to the base
+	segs  []string // the base's segments, then the path's; {id} and {n} are parameters
+	ops   map[string]func(h *handler, w http.ResponseWriter, r *http.Request)
+	allow *requestError // the 405 of another method
 }
 
-// variants returns the mux patterns of a path: as it is and with a trailing
-// slash (exactly; {$}), except for a file-like path.
-func variants(p string) []string {
-	if strings.HasSuffix(p, ".json") {
-		return []string{p}
+// build groups the routes into templates under the base path.
+func (h *handler) build() {
+	var base []string
+	if h.base != "" {
+		base = strings.Split(h.base[1:], "/")
 	}
-	return []string{p, p + "/{$}"}
+	byPath := map[string]*template{}
+	var methods = map[string][]string{}
+	for _, rt := range routes {
+		t := byPath[rt.path]
+		if t == nil {
+			t = &template{path: rt.path, ops: map[string]func(*handler, http.ResponseWriter, *http.Request){}}
+			t.segs = append(slices.Clip(base), strings.Split(rt.path[1:], "/")...)
+			byPath[rt.path] = t
+			h.templates = append(h.templates, t)
+			h.maxSegs = max(h.maxSegs, len(t.segs))
+		}
+		t.ops[rt.method] = rt.serve
+		methods[rt.path] = append(methods[rt.path], rt.method)
+		if rt.method == http.MethodGet {
+			methods[rt.path] = append(methods[rt.path], http.MethodHead)
+		}
+	}
+	for _, t := range h.templates {
+		allow := strings.Join(methods[t.path], ", ")
+		t.allow = &requestError{status: http.StatusMethodNotAllowed, allow: allow, msg: "this path allows " + allow}
+	}
+	h.notFound = &requestError{status: http.StatusNotFound, msg: "no such path; the API serves " + h.base + "/users/ (see " + h.base + "/openapi.json)"}
+}
+
+// pathSegments splits an escaped path into its segments, each unescaped on
+// its own (so %2F is a slash inside a segment, not a separator). One
+// trailing slash is dropped: /users/ is /users. Other empty segments, "."
+// and ".." stay segments, which no literal matches and no parameter
+// accepts: an unclean path is a 404, not a redirect. A path of more than
+// max segments is nil (it matches nothing). A segment that does not
+// unescape is kept as sent; its '%' matches nothing either.
+func pathSegments(p string, max int) []string {
+	if p == "" || p[0] != '/' {
+		return nil
+	}
+	p = strings.TrimSuffix(p[1:], "/")
+	if strings.Count(p, "/") >= max {
+		return nil
+	}
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		if strings.IndexByte(s, '%') >= 0 {
+			if u, err := url.PathUnescape(s); err == nil {
+				segs[i] = u
+			}
+		}
+	}
+	return segs
+}
+
+// match returns the template of the segments, or nil.
+func (h *handler) match(segs []string) *template {
+	for _, t := range h.templates {
+		if len(t.segs) != len(segs) {
+			continue
+		}
+		ok := true
+		for i, s := range t.segs {
+			if s[0] != '{' && s != segs[i] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return t
+		}
+	}
+	return nil
+}
+
+// route finds the operation of r and sets its path values. An unknown path
+// is a 404; so is a parameter that is not a user ID or a version number, on
+// every method: it names no resource, so no other check applies. A known
+// path with another method is a 405.
+func (h *handler) route(r *http.Request) (func(*handler, http.ResponseWriter, *http.Request), error) {
+	segs := pathSegments(r.URL.EscapedPath(), h.maxSegs)
+	t := h.match(segs)
+	if t == nil {
+		return nil, h.notFound
+	}
+	for i, s := range t.segs {
+		switch s {
+		case "{id}":
+			if !user.ValidID(segs[i]) {
+				return nil, &requestError{status: http.StatusNotFound, msg: "no such user: " + strconv.Quote(truncate(segs[i], 64)) + " is not a user ID (U followed by 26 upper-case Crockford base32 characters)"}
+			}
+			r.SetPathValue("id", segs[i])
+		case "{n}":
+			if !versionNumber(segs[i]) {
+				return nil, &requestError{status: http.StatusNotFound, msg: "no such version: " + strconv.Quote(truncate(segs[i], 32)) + " is not a version number"}
+			}
+			r.SetPathValue("n", segs[i])
+		}
+	}
+	serve := t.ops[r.Method]
+	if serve == nil && r.Method == http.MethodHead {
+		serve = t.ops[http.MethodGet]
+	}
+	if serve == nil {
+		return nil, t.allow
+	}
+	return serve, nil
+}
+
+// versionNumber reports whether s is a version number: an integer of at
+// least 1 in canonical decimal form.
+func versionNumber(s string) bool {
+	n, err := strconv.ParseInt(s, 10, 64)
+	return err == nil && n >= 1 && strconv.FormatInt(n, 10) == s
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // ServeHTTP sets X-Request-ID, recovers panics into a 500 and dispatches.
@@ -186,7 +328,37 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.fail(sw, r, err)
 	}()
-	h.mux.ServeHTTP(sw, r)
+	if n := headerBytes(r); n > h.maxHeader {
+		h.fail(sw, r, &requestError{status: http.StatusRequestHeaderFieldsTooLarge,
+			msg: "the request line and headers are " + strconv.Itoa(n) + " bytes, more than the limit of " + strconv.Itoa(h.maxHeader)})
+		return
+	}
+	serve, err := h.route(r)
+	if err != nil {
+		h.fail(sw, r, err)
+		return
+	}
+	serve(h, sw, r)
+}
+
+// headerBytes returns the size of r's request line and header fields as
+// HTTP/1.1 sends them: "METHOD target HTTP/1.1", "Host: host" and each
+// "Name: value", every line with its CRLF, and the empty line.
+func headerBytes(r *http.Request) int {
+	target := r.RequestURI
+	if target == "" {
+		target = r.URL.RequestURI()
+	}
+	n := len(r.Method) + 1 + len(target) + 1 + len(r.Proto) + 2
+	if r.Host != "" {
+		n += len("Host: ") + len(r.Host) + 2
+	}
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + 2 + len(v) + 2
+		}
+	}
+	return n + 2
 }
 
 // saneRequestID reports whether a client's X-Request-ID may be echoed: 1

@@ -1,7 +1,9 @@
 package httpadapter
 
 import (
+	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"testing/quick"
@@ -121,4 +123,160 @@ func FuzzDecodePatch(f *testing.F) {
 			t.Errorf("decodePatch(%q): status %d", body, p.Status)
 		}
 	})
+}
+
+// openAPIOp is the part of an operation of openapi.json the tests read.
+type openAPIOp struct {
+	Parameters []openAPIParam             `json:"parameters"`
+	Responses  map[string]json.RawMessage `json:"responses"`
+}
+
+type openAPIParam struct {
+	Ref    string `json:"$ref"`
+	Name   string `json:"name"`
+	In     string `json:"in"`
+	Schema struct {
+		Type string `json:"type"`
+	} `json:"schema"`
+}
+
+// openAPIOps returns every operation of openapi.json by "METHOD path", with
+// its parameters resolved (path-level ones included).
+func openAPIOps(t testing.TB) map[string]openAPIOp {
+	t.Helper()
+	var doc struct {
+		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		Components struct {
+			Parameters map[string]openAPIParam `json:"parameters"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openAPIJSON, &doc); err != nil {
+		t.Fatal(err)
+	}
+	resolve := func(ps []openAPIParam) []openAPIParam {
+		for i, p := range ps {
+			if p.Ref != "" {
+				ps[i] = doc.Components.Parameters[strings.TrimPrefix(p.Ref, "#/components/parameters/")]
+			}
+		}
+		return ps
+	}
+	ops := map[string]openAPIOp{}
+	for path, item := range doc.Paths {
+		var common []openAPIParam
+		if raw, ok := item["parameters"]; ok {
+			json.Unmarshal(raw, &common)
+		}
+		for m, raw := range item {
+			if m == "parameters" {
+				continue
+			}
+			var op openAPIOp
+			if err := json.Unmarshal(raw, &op); err != nil {
+				t.Fatal(err)
+			}
+			op.Parameters = resolve(append(op.Parameters, common...))
+			ops[strings.ToUpper(m)+" "+path] = op
+		}
+	}
+	return ops
+}
+
+// TestOpenAPIParameters checks that every operation documents exactly the
+// query parameters the handler accepts: each documented one is accepted
+// (not an unknown parameter), and the list is the one below.
+func TestOpenAPIParameters(t *testing.T) {
+	want := map[string][]string{
+		"POST /users":                  {"create_idp_user"},
+		"GET /users":                   {"embed", "include_deleted", "limit", "offset", "query"},
+		"PATCH /users":                 nil,
+		"GET /users/{id}":              {"embed", "include_deleted"},
+		"PATCH /users/{id}":            nil,
+		"DELETE /users/{id}":           nil,
+		"POST /users/{id}/restore":     nil,
+		"GET /users/{id}/versions":     {"include_deleted", "limit", "offset"},
+		"GET /users/{id}/versions/{n}": {"include_deleted"},
+		"GET /users/{id}/diff":         {"from", "include_deleted", "to"},
+		"GET /openapi.json":            nil,
+	}
+	example := map[string]string{"boolean": "false", "integer": "1", "string": ""}
+	e := newEnv(t, nil)
+	id := mustCreate(t, e, "admin-token", `{"external_id": "x"}`)
+	got := map[string][]string{}
+	for key, op := range openAPIOps(t) {
+		method, path, _ := strings.Cut(key, " ")
+		var names []string
+		for _, p := range op.Parameters {
+			if p.In != "query" {
+				continue
+			}
+			names = append(names, p.Name)
+			rq := req{method: method, path: strings.NewReplacer("{id}", id, "{n}", "1").Replace(path) + "?" + p.Name + "=" + example[p.Schema.Type], token: "admin-token"}
+			if method == "POST" || method == "PATCH" {
+				rq.body = `{"external_id": "x"}`
+			}
+			if p.Name == "query" || p.Name == "embed" {
+				rq.path += "id"
+			}
+			r := e.do(rq)
+			if bytes.Contains(r.body, []byte(`"loc":["query","`+p.Name+`"],"msg":"is not a parameter`)) {
+				t.Errorf("%s: documented parameter %s is refused: %s", key, p.Name, r.body)
+			}
+		}
+		slices.Sort(names)
+		got[key] = names
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("query parameters (-want +got):\n%s", diff)
+	}
+}
+
+// TestOpenAPIResponses checks statuses every operation documents: 431
+// (the handler's header limit) and 500 everywhere, 404 on every path with
+// an {id}.
+func TestOpenAPIResponses(t *testing.T) {
+	for key, op := range openAPIOps(t) {
+		want := []string{"431", "500"}
+		if strings.Contains(key, "{id}") {
+			want = append(want, "404")
+		}
+		for _, status := range want {
+			if _, ok := op.Responses[status]; !ok {
+				t.Errorf("%s does not document %s", key, status)
+			}
+		}
+	}
+}
+
+// TestOpenAPIEmbeddedInput checks that the input schema allows _embedded as
+// exactly what the decoder accepts: an object (not null), any members.
+func TestOpenAPIEmbeddedInput(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas struct {
+				UserInput struct {
+					Properties map[string]map[string]any `json:"properties"`
+				}
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openAPIJSON, &doc); err != nil {
+		t.Fatal(err)
+	}
+	got := doc.Components.Schemas.UserInput.Properties["_embedded"]
+	delete(got, "description")
+	if diff := cmp.Diff(map[string]any{"type": "object"}, got); diff != "" {
+		t.Errorf("UserInput._embedded (-want +got):\n%s", diff)
+	}
+	for body, want := range map[string]int{`{"_embedded": {}}`: 0, `{"_embedded": {"a": [1]}}`: 0, `{"_embedded": null}`: 400, `{"_embedded": "x"}`: 400, `{"_embedded": []}`: 400} {
+		_, err := decodePatch([]byte(body))
+		status := 0
+		if err != nil {
+			p, _ := errorResponse(err)
+			status = p.Status
+		}
+		if status != want {
+			t.Errorf("decodePatch(%s): status %d, want %d", body, status, want)
+		}
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/userkit/userkit/user"
 )
 
 // params are the query parameters of one request, checked against the
@@ -152,24 +154,25 @@ func (p *params) required(name string) int64 {
 
 const maxInt = int(^uint(0) >> 1)
 
-// embeddable are the reference fields embed accepts.
-var embeddable = []string{"version_authored_by_user_id", "readable_by", "modifiable_by"}
-
 // embed returns the fields of the embed parameter (comma-separated, each
-// once).
+// once), each one of user.EmbedFields.
 func (p *params) embed() []string {
 	v, ok := p.get("embed")
 	if !ok {
 		return nil
 	}
 	var out []string
+	var fields []string // user.EmbedFields, once a field needs checking
 	for _, f := range strings.Split(v, ",") {
 		f = strings.TrimSpace(f)
+		if f != "" && fields == nil {
+			fields = user.EmbedFields()
+		}
 		switch {
 		case f == "":
 			continue
-		case !slices.Contains(embeddable, f):
-			p.problem([]string{"embed"}, strconv.Quote(f)+" is not a reference field; embed takes "+strings.Join(embeddable, ", "), typeBadParam)
+		case !slices.Contains(fields, f):
+			p.problem([]string{"embed"}, strconv.Quote(f)+" is not a reference field; embed takes "+strings.Join(fields, ", "), typeBadParam)
 		case !slices.Contains(out, f):
 			out = append(out, f)
 		}

@@ -9,9 +9,18 @@
 //	-addr ADDR     listen address (default 127.0.0.1:8080; port 0 picks one)
 //	-data DIR      Badger directory (default ./userkit-data; "" keeps data in memory)
 //	-tenant NAME   the tenant of the administrator token (default "default")
+//	-nosync        do not fsync Badger's log at each commit (see below)
 //	-tokens FILE   a JSON object mapping bearer tokens to principals:
 //	               {"<token>": {"user_id": "U…", "tenant": "…", "groups": ["G…"], "admin": false}}
-//	               (tenant defaults to -tenant)
+//	               (tenant defaults to -tenant; groups are group IDs, G…)
+//
+// -nosync (or USERKIT_NOSYNC=1) turns off the fsync of each commit
+// (badgerstore.Options.NoSync), to compare with a server that does not
+// sync each commit either. It trades durability for speed: a crash of the
+// machine (power loss, kernel panic) can lose the last writes the server
+// acknowledged, although the store stays consistent (a transaction is there
+// whole or not at all, and indexes agree with records); a crash of the
+// process alone loses nothing, as the data is already in the OS's cache.
 //
 // USERKIT_ADMIN_TOKEN, when set, is a bearer token for an administrator of
 // -tenant whose principal ID is AdminID. When neither it nor -tokens is
@@ -35,6 +44,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -67,12 +77,22 @@ func main() {
 // returns an error for bad flags, an unusable token file or store, or a
 // listener that fails.
 func run(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	noSyncDefault := false
+	if v := getenv("USERKIT_NOSYNC"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("USERKIT_NOSYNC=%q: want 1 or 0 (true or false)", v)
+		}
+		noSyncDefault = b
+	}
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address`")
 	dataDir := fs.String("data", "./userkit-data", "Badger `directory`; empty keeps the data in memory")
 	tenant := fs.String("tenant", "default", "`tenant` of the administrator token")
 	tokensFile := fs.String("tokens", "", "JSON `file` mapping bearer tokens to principals")
+	noSync := fs.Bool("nosync", noSyncDefault, "do not fsync Badger's log at each commit (default from USERKIT_NOSYNC=1): much faster writes, but a crash of the machine\n"+
+		"(not of the process) can lose the last writes the server acknowledged; the store stays consistent")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -96,7 +116,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		tokens[adminToken] = user.Principal{ID: AdminID, Tenant: *tenant, Admin: true}
 	}
 
-	store, where, err := openStore(*dataDir)
+	store, where, err := openStore(*dataDir, *noSync)
 	if err != nil {
 		return err
 	}
@@ -104,15 +124,18 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 
 	log := slog.New(slog.NewTextHandler(stdout, nil))
 	svc := user.NewService(store, &user.Options{IdentityProvider: &user.MemoryIdentityProvider{}})
+	hopts := &httpadapter.Options{Authenticator: tokens, Logger: log}
 	srv := &http.Server{
-		Handler:           httpadapter.New(svc, &httpadapter.Options{Authenticator: tokens, Logger: log}),
+		Handler:           httpadapter.New(svc, hopts),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// The handler answers a header over its limit (64 KiB) with a JSON
+	// 431; net/http must let such a request through to it.
+	httpadapter.ConfigureServer(srv, hopts)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -153,14 +176,18 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	return nil
 }
 
-// openStore opens the Badger store in dir ("" for memory) and describes it.
-func openStore(dir string) (storage.Store, string, error) {
-	s, err := badgerstore.Open(dir, nil)
+// openStore opens the Badger store in dir ("" for memory), syncing each
+// commit unless noSync, and describes it.
+func openStore(dir string, noSync bool) (storage.Store, string, error) {
+	s, err := badgerstore.Open(dir, &badgerstore.Options{NoSync: noSync})
 	if err != nil {
 		return nil, "", fmt.Errorf("opening the store: %w", err)
 	}
-	if dir == "" {
+	switch {
+	case dir == "":
 		return s, "in memory", nil
+	case noSync:
+		return s, "in " + dir + ", without fsync at each commit", nil
 	}
 	return s, "in " + dir, nil
 }
@@ -195,8 +222,12 @@ func readTokens(name, defaultTenant string) (httpadapter.StaticTokens, error) {
 			return nil, fmt.Errorf("%s: a token's %v", name, fe)
 		}
 		for _, g := range e.Groups {
-			if fe := validate.EntityID([]string{"groups"}, g); fe != nil {
-				return nil, fmt.Errorf("%s: a token's %v", name, fe)
+			// The service refuses a principal whose groups hold anything
+			// but group IDs (a user ID must not pose as a group): refuse
+			// it here, at startup, rather than answer 401 to its every
+			// request.
+			if fe := validate.EntityID([]string{"groups"}, g); fe != nil || g[0] != 'G' {
+				return nil, fmt.Errorf("%s: a token's groups: %q is not a group ID (G and 26 upper-case Crockford base32 characters)", name, g)
 			}
 		}
 		if e.Tenant == "" {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -198,6 +199,10 @@ func TestRunErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"tok": {"user_id": "alice"}}`), 0o600)
+	userGroup := filepath.Join(dir, "usergroup.json")
+	os.WriteFile(userGroup, []byte(`{"tok": {"user_id": "U000000000000000000000A11CE", "groups": ["U0000000000000000000000B0B0"]}}`), 0o600)
+	badGroup := filepath.Join(dir, "badgroup.json")
+	os.WriteFile(badGroup, []byte(`{"tok": {"user_id": "U000000000000000000000A11CE", "groups": ["G000000000000000000000GR0VP", ""]}}`), 0o600)
 	unknown := filepath.Join(dir, "unknown.json")
 	os.WriteFile(unknown, []byte(`{"tok": {"user_id": "U000000000000000000000A11CE", "role": "admin"}}`), 0o600)
 	for _, tt := range []struct {
@@ -209,6 +214,10 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"-tokens", filepath.Join(dir, "missing.json")}, "no such file or directory"},
 		{[]string{"-tokens", bad}, "user_id: must be an upper-case letter"},
 		{[]string{"-tokens", unknown}, `unknown field "role"`},
+		// An address that cannot listen, so that a file wrongly accepted
+		// fails the test rather than serve.
+		{[]string{"-tokens", userGroup, "-data", "", "-addr", "256.0.0.1:1"}, `groups: "U0000000000000000000000B0B0" is not a group ID`},
+		{[]string{"-tokens", badGroup, "-data", "", "-addr", "256.0.0.1:1"}, `groups: "" is not a group ID`},
 		{[]string{"-data", "", "-addr", "256.0.0.1:1"}, "256.0.0.1"},
 	} {
 		err := run(context.Background(), tt.args, io.Discard, func(string) string { return "" })
@@ -219,5 +228,78 @@ func TestRunErrors(t *testing.T) {
 		if !strings.Contains(got, tt.want) {
 			t.Errorf("run(%q) = %v, want an error containing %q", tt.args, err, tt.want)
 		}
+	}
+}
+
+// TestRunHeaderLimit checks that a request whose header is too large is
+// answered by the handler, in its JSON error shape, not by net/http in
+// text/plain (SPEC §10).
+func TestRunHeaderLimit(t *testing.T) {
+	s := start(t, map[string]string{"USERKIT_ADMIN_TOKEN": "t"}, "-data", "")
+	for _, size := range []int{70 << 10, 600 << 10} {
+		r, _ := http.NewRequest("GET", s.url+"/users/?query="+strings.Repeat("a", size), nil)
+		r.Header.Set("Authorization", "Bearer t")
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var p struct {
+			Status int    `json:"status"`
+			Title  string `json:"title"`
+		}
+		if resp.StatusCode != 431 || resp.Header.Get("Content-Type") != "application/json" || json.Unmarshal(body, &p) != nil || p.Status != 431 {
+			t.Errorf("%d bytes of query: %d %s %.200s", size, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+	}
+}
+
+// TestRunNoSync runs the server without the fsync of each commit, by flag
+// and by USERKIT_NOSYNC, on one Badger directory: it says so, and a clean
+// stop keeps the data.
+func TestRunNoSync(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	s := start(t, map[string]string{"USERKIT_ADMIN_TOKEN": "t"}, "-data", dir, "-nosync")
+	if !strings.Contains(s.out.String(), "without fsync at each commit") {
+		t.Errorf("-nosync: output does not say it:\n%s", s.out)
+	}
+	_, body := s.do(t, "POST", "/users/", "t", `{"external_id": "fast"}`)
+	s.stop(t)
+	s = start(t, map[string]string{"USERKIT_ADMIN_TOKEN": "t", "USERKIT_NOSYNC": "1"}, "-data", dir)
+	if !strings.Contains(s.out.String(), "without fsync at each commit") {
+		t.Errorf("USERKIT_NOSYNC=1: output does not say it:\n%s", s.out)
+	}
+	status, got := s.do(t, "GET", "/users/?query=external_id+eq+fast", "t", "")
+	if status != 200 || !strings.Contains(got, idRE.FindStringSubmatch(body)[0]) {
+		t.Errorf("after restart: %d %s", status, got)
+	}
+	s.stop(t)
+	// The flag wins over the environment; the default syncs.
+	for _, tt := range []struct {
+		env  map[string]string
+		args []string
+		want bool
+	}{
+		{map[string]string{"USERKIT_NOSYNC": "1"}, []string{"-nosync=false"}, false},
+		{map[string]string{"USERKIT_NOSYNC": "0"}, nil, false},
+		{map[string]string{}, nil, false},
+		{map[string]string{"USERKIT_NOSYNC": "true"}, nil, true},
+	} {
+		tt.env["USERKIT_ADMIN_TOKEN"] = "t"
+		s := start(t, tt.env, append(tt.args, "-data", dir)...)
+		if got := strings.Contains(s.out.String(), "without fsync"); got != tt.want {
+			t.Errorf("env %v, args %q: without fsync %v, want %v:\n%s", tt.env, tt.args, got, tt.want, s.out)
+		}
+		s.stop(t)
+	}
+	err := run(context.Background(), []string{"-data", ""}, io.Discard, func(k string) string {
+		if k == "USERKIT_NOSYNC" {
+			return "yes please"
+		}
+		return ""
+	})
+	if err == nil || !strings.Contains(err.Error(), `USERKIT_NOSYNC="yes please"`) {
+		t.Errorf("bad USERKIT_NOSYNC: %v", err)
 	}
 }
