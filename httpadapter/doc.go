@@ -16,10 +16,10 @@
 // method are looked at: it names no resource. An unclean path (/users//x,
 // /./users, a second trailing slash) is a 404 too, never a redirect.
 //
-//	POST   /users/                    create (?create_idp_user=true)      201, Location, ETag
+//	POST   /users/                    create (?create_idp_user=true, Idempotency-Key)   201, Location, ETag
 //	GET    /users/{id}                read (?include_deleted, ?embed)     200, ETag
 //	PATCH  /users/{id}                merge patch (If-Match)              200, ETag
-//	PATCH  /users/                    merge patch by the body's external_id
+//	PATCH  /users/                    merge patch by the body's external_id (Idempotency-Key)
 //	DELETE /users/{id}                soft delete (If-Match)              200, ETag
 //	POST   /users/{id}/restore        undelete (If-Match)                 200, ETag
 //	GET    /users/                    query (query, limit, offset, embed, include_deleted)
@@ -30,6 +30,15 @@
 //
 // A deleted user reads as 404 unless include_deleted=true, and so do its
 // versions and diffs (SPEC §3).
+//
+// POST /users/ and PATCH /users/ take an Idempotency-Key header (a quoted
+// or bare string of 1 to 255 printable ASCII characters): a retry with the
+// same key, method, path, query and body gets the first response's status
+// and body again and changes nothing (user.Idempotency records it in the
+// change's own transaction, for user.Options.IdempotencyTTL); the same key
+// with another request is 422 (type idempotency_key_reused), a malformed
+// key 400. Keys belong to the caller's principal. So a client that timed
+// out, or whose store reported an unknown commit outcome, retries safely.
 //
 // Records are JSON objects with the seed's field names, every field present
 // (null when null). Times are RFC 3339 in UTC with a "+00:00" offset, with

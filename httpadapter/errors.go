@@ -102,6 +102,9 @@ func errorResponse(err error) (problem, bool) {
 		return p(http.StatusConflict, "the identity provider already has a login with this email or phone.")
 	case errors.As(err, &vme):
 		return p(http.StatusPreconditionFailed, fmt.Sprintf("If-Match does not name the current version, %d; nothing was changed.", vme.Current))
+	case errors.Is(err, user.ErrIdempotencyMismatch):
+		return p(http.StatusUnprocessableEntity, []fieldProblem{{Loc: []string{"header", "Idempotency-Key"},
+			Msg: "was already used with a different request (method, path, query or body); use a new key for a new request", Type: "idempotency_key_reused"}})
 	case errors.Is(err, user.ErrNoIdentityProvider):
 		return p(http.StatusBadRequest, []fieldProblem{{Loc: []string{"query", "create_idp_user"}, Msg: "this server has no identity provider, so it cannot create logins", Type: "unsupported"}})
 	case errors.Is(err, user.ErrInvalid):

@@ -46,7 +46,12 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	u, err := h.svc.Create(ctx, p, &user.CreateOptions{CreateIDPUser: idp})
+	idem, err := idempotency(r, body)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	u, err := h.svc.Create(ctx, p, &user.CreateOptions{CreateIDPUser: idp, Idempotency: idem})
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -172,6 +177,17 @@ func (h *handler) patchByExternalID(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.fail(w, r, err)
 		return
+	}
+	idem, err := idempotency(r, body)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if idem != nil {
+		if opts == nil {
+			opts = &user.WriteOptions{}
+		}
+		opts.Idempotency = idem
 	}
 	u, err := h.svc.PatchByExternalID(ctx, p.ExternalID.Value, p, opts)
 	if err != nil {
