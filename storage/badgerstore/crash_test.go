@@ -35,8 +35,11 @@ const crashChildEnv = "USERKIT_CRASH_CHILD_DIR"
 var crashAdmin = user.Principal{ID: "U01ARZ3NDEKTSV4RRFFQ69G5FAV", Tenant: "crash", Admin: true}
 
 // TestCrash kills a child process that writes through the user service on a
-// durable Badger store at random moments, then checks that every write the
-// child saw acknowledged is there, and that user.Check finds nothing wrong.
+// durable Badger store at random moments (while a consumer in it sequences
+// the change feed), then checks that every write the child saw acknowledged
+// is there, that the feed followed from where a consumer stopped has the
+// event of each acknowledged version exactly once, and that user.Check
+// finds nothing wrong.
 func TestCrash(t *testing.T) {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
 		crashChild(dir)
@@ -47,6 +50,7 @@ func TestCrash(t *testing.T) {
 	}
 	dir := t.TempDir()
 	acked := map[string]int64{} // user ID → highest acknowledged version
+	feed := &feedReader{seen: map[string][]int64{}}
 	deadline := time.Now().Add(*crashTimeout)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	cycles := 0
@@ -55,7 +59,7 @@ func TestCrash(t *testing.T) {
 			break
 		}
 		n := runChild(t, dir, time.Duration(100+rng.IntN(400))*time.Millisecond, acked)
-		verify(t, dir, acked)
+		verify(t, dir, acked, feed)
 		t.Logf("cycle %d: %d writes acknowledged, %d users known", cycles+1, n, len(acked))
 	}
 	if cycles < *crashCycles {
@@ -124,8 +128,17 @@ func runChild(t *testing.T, dir string, after time.Duration, acked map[string]in
 	return n
 }
 
-// verify reopens the store and checks every acknowledged write.
-func verify(t *testing.T, dir string, acked map[string]int64) {
+// feedReader is a consumer of the change feed that resumes, after each
+// crash, from the cursor it had reached.
+type feedReader struct {
+	cursor string
+	seen   map[string][]int64 // user ID → versions, in the order received
+}
+
+// verify reopens the store and checks every acknowledged write, and that
+// the feed, followed from where the consumer stopped, holds the event of
+// every acknowledged version exactly once, in version order.
+func verify(t *testing.T, dir string, acked map[string]int64, feed *feedReader) {
 	t.Helper()
 	st, err := badgerstore.Open(dir, nil)
 	if err != nil {
@@ -142,8 +155,32 @@ func verify(t *testing.T, dir string, acked map[string]int64) {
 		if u.Version < v {
 			t.Fatalf("user %s is at version %d, version %d was acknowledged", id, u.Version, v)
 		}
-		if _, err := svc.GetVersion(ctx, id, v, nil); err != nil {
+		if _, err := svc.GetVersion(ctx, id, v, &user.GetOptions{IncludeDeleted: true}); err != nil {
 			t.Fatalf("acknowledged version %d of %s: %v", v, id, err)
+		}
+	}
+	for {
+		page, err := svc.Changes(ctx, &user.ChangesOptions{After: feed.cursor, Limit: user.MaxLimit})
+		if err != nil {
+			t.Fatalf("feed after %q: %v", feed.cursor, err)
+		}
+		for _, e := range page.Events {
+			feed.seen[e.UserID] = append(feed.seen[e.UserID], e.Version)
+		}
+		feed.cursor = page.Next
+		if !page.More {
+			break
+		}
+	}
+	for id, v := range acked {
+		got := feed.seen[id]
+		if int64(len(got)) < v {
+			t.Fatalf("user %s: the feed has versions %v, version %d was acknowledged", id, got, v)
+		}
+		for i, gv := range got {
+			if gv != int64(i+1) {
+				t.Fatalf("user %s: the feed has versions %v, want 1, 2, … each once", id, got)
+			}
 		}
 	}
 	problems, err := user.Check(context.Background(), st)
@@ -177,6 +214,19 @@ func crashChild(dir string) {
 		mu.Unlock()
 	}
 	var wg sync.WaitGroup
+	// A consumer sequences the feed while the writers write, so that a
+	// kill can fall in the middle of a sequencing transaction too.
+	wg.Go(func() {
+		cursor := ""
+		for {
+			page, err := svc.Changes(ctx, &user.ChangesOptions{After: cursor, Limit: user.MaxLimit, Wait: 50 * time.Millisecond})
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "child: changes:", err)
+				os.Exit(2)
+			}
+			cursor = page.Next
+		}
+	})
 	for g := range 8 {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(g)))
