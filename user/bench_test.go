@@ -233,19 +233,19 @@ func createShape(b *testing.B, st storage.Store, s *user.Service, patch user.Pat
 	return pairs, claimed
 }
 
-// floorCreate returns floors of a create: one Update with one Set of a
-// head-sized value, and one Update with the writes of shape (and a Get
+// floorCreate returns floors of a create: one Update with one Set of the
+// head, and one Update with the writes of shape (and a Get
 // before each claimed one). Op i writes under the tenant "floor", the keys
 // of shape followed by i, so the service never sees them.
 func floorCreate(b *testing.B, st storage.Store, shape []pair, claimed []bool) (oneSet, sameKeys func(i int)) {
 	ctx := context.Background()
-	var head []byte
+	var head pair
 	for _, p := range shape {
 		if p.key[0] == 'h' {
-			head = p.value
+			head = p
 		}
 	}
-	if head == nil {
+	if head.key == nil {
 		b.Fatal("a create writes no head (has the head key layout changed? see headKey)")
 	}
 	key := func(buf, rest []byte, i int) []byte {
@@ -254,8 +254,8 @@ func floorCreate(b *testing.B, st storage.Store, shape []pair, claimed []bool) (
 	}
 	var buf []byte
 	oneSet = func(i int) {
-		buf = key(buf, []byte("h"), i)
-		if err := st.Update(ctx, func(tx storage.Tx) error { return tx.Set(buf, head) }); err != nil {
+		buf = key(buf, head.key, i)
+		if err := st.Update(ctx, func(tx storage.Tx) error { return tx.Set(buf, head.value) }); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -283,9 +283,9 @@ func floorCreate(b *testing.B, st storage.Store, shape []pair, claimed []bool) (
 
 // BenchmarkCreate measures Create of a typical user into a store of 10,000
 // users, against two floors in the same store: one Update with one Set of a
-// head-sized value (x-floor-1set), and one Update writing as many keys of
-// the same sizes as a create writes, reading first those a create claims
-// (x-floor).
+// copy of a new head (x-floor-1set), and one Update writing the keys and
+// values a create writes (each moved to the tenant "floor" and followed by
+// the op's number), reading first those a create claims (x-floor).
 func BenchmarkCreate(b *testing.B) {
 	p := newPop(b, 10_000, popKinds[0])
 	ctx := benchCtx()
