@@ -190,11 +190,11 @@ func BenchmarkGet(b *testing.B) {
 // pair is one key and value of a raw snapshot.
 type pair struct{ key, value []byte }
 
-// snapshot returns every pair of st by key.
+// snapshot returns every pair of the bench tenant by key.
 func snapshot(b *testing.B, st storage.Store) map[string][]byte {
 	all := map[string][]byte{}
 	err := st.View(context.Background(), func(tx storage.Tx) error {
-		it := tx.Iterate(storage.Range{})
+		it := tx.Iterate(storage.Range{Prefix: []byte(benchTenant + "\x00")})
 		defer it.Close()
 		for it.Next() {
 			v, err := it.Value()
