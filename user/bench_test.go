@@ -99,7 +99,7 @@ type benchPop struct {
 	pop *usertest.Population
 
 	once      sync.Once
-	janeRange []byte // the index range of `email eq 'jane*'`, found by janeRange
+	janeRange []byte // the index range of `email eq 'jane*'`, found by janeRangeOf
 }
 
 // popKind is a kind of population: JaneCount janes, or a share.
@@ -288,6 +288,7 @@ func floorCreate(b *testing.B, st storage.Store, shape []pair, claimed []bool) (
 // the op's number), reading first those a create claims (x-floor).
 func BenchmarkCreate(b *testing.B) {
 	p := newPop(b, 10_000, popKinds[0])
+	b.Cleanup(func() { p.st.Close() })
 	ctx := benchCtx()
 	shape, claimed := createShape(b, p.st, p.s, benchPatch(-1))
 	oneSet, sameKeys := floorCreate(b, p.st, shape, claimed)
@@ -310,6 +311,7 @@ func BenchmarkCreate(b *testing.B) {
 // and writes it back, in the same store.
 func BenchmarkPatch(b *testing.B) {
 	p := newPop(b, 10_000, popKinds[0])
+	b.Cleanup(func() { p.st.Close() })
 	ids := p.pop.IDs
 	checkHeads(b, p.st, ids)
 	ctx := benchCtx()
@@ -341,7 +343,7 @@ func BenchmarkPatch(b *testing.B) {
 	reportFloor(b, "x-floor", spent[0])
 }
 
-// janeRange returns the prefix of the index range the plan of `email eq
+// janeRangeOf returns the prefix of the index range the plan of `email eq
 // 'jane*'` reads. It is found by a raw iteration, not from the layout: the
 // keys that hold "jane." are the email index entries of the janes (records
 // are keyed by ID, and no other indexed value of a population holds it), and
