@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 
 	"github.com/userkit/userkit/storage"
 	"github.com/userkit/userkit/storage/badgerstore"
@@ -16,13 +17,23 @@ import (
 // The benchmarks report, as x-raw, the time of an operation through
 // badgerstore divided by the time of the same operation on raw Badger (the
 // floor), both measured in the same run on databases with the same settings
-// that matter (NoSync, on disk).
+// (those of badgerstore.Open, NoSync, on disk).
 
-// openRaw opens a raw Badger database as close to badgerstore's as matters.
-func openRaw(b *testing.B) *badger.DB {
-	db, err := badger.Open(badger.DefaultOptions(b.TempDir()).
+// rawOptions are the options of a raw Badger database in dir: those
+// badgerstore.Open sets (see its Options doc), without durable writes.
+func rawOptions(dir string) badger.Options {
+	return badger.DefaultOptions(dir).
 		WithLogger(nil).WithMetricsEnabled(false).WithSyncWrites(false).
-		WithMemTableSize(32 << 20).WithNumMemtables(3).WithBlockCacheSize(8 << 20).WithNumCompactors(2))
+		WithMemTableSize(32 << 20).WithNumMemtables(3).
+		WithNumLevelZeroTables(3).WithNumLevelZeroTablesStall(8).
+		WithBaseTableSize(4 << 20).WithBlockCacheSize(8 << 20).WithNumCompactors(2).
+		WithCompression(options.Snappy).WithValueThreshold(1 << 20).
+		WithValueLogFileSize(64 << 20).WithNumGoroutines(2)
+}
+
+// openRaw opens a raw Badger database with badgerstore's settings.
+func openRaw(b *testing.B) *badger.DB {
+	db, err := badger.Open(rawOptions(b.TempDir()))
 	if err != nil {
 		b.Fatal(err)
 	}
