@@ -98,7 +98,7 @@ func Check(ctx context.Context, store storage.Store) ([]Problem, error) {
 				if err != nil {
 					return err
 				}
-				if len(v) != 16 {
+				if len(v) != sequenceSize {
 					c.add(tenant, "", fmt.Sprintf("malformed feed state %q", v))
 				}
 			default:

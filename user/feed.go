@@ -1,6 +1,7 @@
 package user
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -139,7 +140,20 @@ func parseCursor(c string) (uint64, error) {
 type sequence struct {
 	last  uint64 // the position of the newest event (0: none yet)
 	first uint64 // the position of the oldest event kept (0: none swept)
+	// floor and mark (µs) keep sequencing from walking again the pending
+	// keys it deleted (on an LSM store such as Badger, deleted keys are
+	// skipped one by one until compaction): every pending key before
+	// floor has been moved, so sequencing starts there. A writer reads the
+	// state and gives its pending key a time of at least mark; sequencing
+	// raises mark to the last key it moved, and floor to the mark it read.
+	// So a writer whose key is before the new floor read the state before
+	// the previous sequencing committed: it either committed before that
+	// one (and this one, whose snapshot follows it, saw its key), or it
+	// conflicts with it on the state and runs again with a newer mark.
+	floor, mark uint64
 }
+
+const sequenceSize = 32
 
 func readSequence(tx storage.Tx, tenant string) (sequence, error) {
 	b, err := tx.Get(appendTenant(nil, tenant, kindSequence))
@@ -149,15 +163,23 @@ func readSequence(tx storage.Tx, tenant string) (sequence, error) {
 	if err != nil {
 		return sequence{}, err
 	}
-	if len(b) != 16 {
+	if len(b) != sequenceSize {
 		return sequence{}, fmt.Errorf("user: corrupt feed state %q", b)
 	}
-	return sequence{last: binary.BigEndian.Uint64(b), first: binary.BigEndian.Uint64(b[8:])}, nil
+	return sequence{last: binary.BigEndian.Uint64(b), first: binary.BigEndian.Uint64(b[8:]), floor: binary.BigEndian.Uint64(b[16:]), mark: binary.BigEndian.Uint64(b[24:])}, nil
 }
 
 func (q sequence) write(tx storage.Tx, tenant string) error {
-	b := binary.BigEndian.AppendUint64(make([]byte, 0, 16), q.last)
-	return tx.Set(appendTenant(nil, tenant, kindSequence), binary.BigEndian.AppendUint64(b, q.first))
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, sequenceSize), q.last)
+	b = binary.BigEndian.AppendUint64(b, q.first)
+	b = binary.BigEndian.AppendUint64(b, q.floor)
+	return tx.Set(appendTenant(nil, tenant, kindSequence), binary.BigEndian.AppendUint64(b, q.mark))
+}
+
+// pendingFrom is where sequencing starts: the pending keys from floor on.
+func (q sequence) pendingFrom(tenant string) storage.Range {
+	prefix := appendTenant(nil, tenant, kindPending)
+	return storage.Range{Prefix: prefix, Start: binary.BigEndian.AppendUint64(bytes.Clone(prefix), q.floor)}
 }
 
 // Event records: a format byte, the type, the version and time, the user
@@ -205,9 +227,9 @@ func decodeEvent(b []byte) (*Event, error) {
 	return ev, nil
 }
 
-func pendingKey(tenant string, ev *Event) []byte {
+func pendingKey(tenant string, at uint64, ev *Event) []byte {
 	b := appendTenant(make([]byte, 0, len(tenant)+2+8+idLen+8), tenant, kindPending)
-	b = binary.BigEndian.AppendUint64(b, uint64(ev.Time.UnixMicro()))
+	b = binary.BigEndian.AppendUint64(b, at)
 	b = append(b, ev.UserID...)
 	return binary.BigEndian.AppendUint64(b, uint64(ev.Version))
 }
@@ -234,14 +256,20 @@ func writeEvent(tx storage.Tx, tenant string, prev, next *User) error {
 	if prev != nil {
 		ev.Fields = changedFields(prev, next)
 	}
-	return tx.Set(pendingKey(tenant, ev), encodePending(make([]byte, 0, 40), ev))
+	q, err := readSequence(tx, tenant)
+	if err != nil {
+		return err
+	}
+	at := max(uint64(ev.Time.UnixMicro()), q.mark)
+	return tx.Set(pendingKey(tenant, at, ev), encodePending(make([]byte, 0, 48), ev))
 }
 
-// A pending event's value leaves out what its key holds (time, user ID,
-// version): a format byte, the type, the author and the fields' bitmap.
-// Sequencing writes the whole record.
+// A pending event's value leaves out what its key holds (user ID,
+// version): a format byte, the type, the time, the author and the fields'
+// bitmap. Sequencing writes the whole record.
 func encodePending(b []byte, ev *Event) []byte {
 	b = append(b, eventFormat, eventTypeByte(ev.Type))
+	b = binary.AppendVarint(b, ev.Time.UnixMicro())
 	b = appendString(b, ev.AuthoredBy)
 	return binary.AppendUvarint(b, fieldBits(ev.Fields))
 }
@@ -254,11 +282,11 @@ func decodePending(k, v []byte) (*Event, error) {
 	}
 	ev := &Event{
 		Type:    eventTypes[v[1]],
-		Time:    time.UnixMicro(int64(binary.BigEndian.Uint64(k))).UTC(),
 		UserID:  string(k[8 : 8+idLen]),
 		Version: int64(binary.BigEndian.Uint64(k[8+idLen:])),
 	}
 	d := decoder{s: string(v), off: 2}
+	ev.Time = time.UnixMicro(d.varint()).UTC()
 	ev.AuthoredBy = d.string()
 	ev.Fields = d.fields()
 	if d.err == nil && d.off != len(d.s) {
@@ -304,7 +332,11 @@ func (s *Service) sequence(ctx context.Context, tenant string) error {
 		moved := 0
 		err := s.update(ctx, func(tx storage.Tx) error {
 			moved = 0
-			it := tx.Iterate(storage.Range{Prefix: prefix})
+			q, err := readSequence(tx, tenant)
+			if err != nil {
+				return err
+			}
+			it := tx.Iterate(q.pendingFrom(tenant))
 			type kv struct{ k, v []byte }
 			var pending []kv
 			for len(pending) < sequenceBatch && it.Next() {
@@ -315,13 +347,9 @@ func (s *Service) sequence(ctx context.Context, tenant string) error {
 				}
 				pending = append(pending, kv{it.Key(), v})
 			}
-			err := it.Err()
+			err = it.Err()
 			it.Close()
 			if err != nil || len(pending) == 0 {
-				return err
-			}
-			q, err := readSequence(tx, tenant)
-			if err != nil {
 				return err
 			}
 			for _, p := range pending {
@@ -338,6 +366,14 @@ func (s *Service) sequence(ctx context.Context, tenant string) error {
 				}
 			}
 			moved = len(pending)
+			last := pending[len(pending)-1].k
+			lastAt := binary.BigEndian.Uint64(last[len(prefix):])
+			if len(pending) < sequenceBatch {
+				q.floor = q.mark // every visible key is moved
+			} else {
+				q.floor = min(q.mark, lastAt) // keys after lastAt remain
+			}
+			q.mark = max(q.mark, lastAt)
 			return q.write(tx, tenant)
 		})
 		if err != nil || moved < sequenceBatch {
@@ -348,7 +384,11 @@ func (s *Service) sequence(ctx context.Context, tenant string) error {
 
 // hasPending reports whether the tenant has pending events.
 func hasPending(tx storage.Tx, tenant string) (bool, error) {
-	it := storage.IterateKeys(tx, storage.Range{Prefix: appendTenant(nil, tenant, kindPending)})
+	q, err := readSequence(tx, tenant)
+	if err != nil {
+		return false, err
+	}
+	it := storage.IterateKeys(tx, q.pendingFrom(tenant))
 	defer it.Close()
 	return it.Next(), it.Err()
 }
