@@ -412,7 +412,8 @@ func (p *population) render(parts []string) string {
 }
 
 // stringLit returns a literal for text s, its case sometimes changed
-// (unless exact), with a random wildcard form when wildcards are allowed.
+// (unless exact, for an enum), with a random wildcard form when wildcards
+// are allowed.
 func (p *population) stringLit(s string, exact, wildcards bool) string {
 	r := p.rng
 	if !exact {
@@ -428,7 +429,7 @@ func (p *population) stringLit(s string, exact, wildcards bool) string {
 	b := a + r.IntN(len(rs)-a+1)
 	parts := []string{s}
 	if wildcards {
-		switch r.IntN(9) {
+		switch r.IntN(10) {
 		case 0:
 			parts = []string{string(rs[:a]), ""} // prefix
 		case 1:
@@ -441,6 +442,22 @@ func (p *population) stringLit(s string, exact, wildcards bool) string {
 			parts = []string{string(rs[:a]), "", string(rs[b:])} // two stars in a row
 		case 5:
 			parts = []string{"", ""} // anything
+		case 6: // several stars: runs of the text kept or dropped at random
+			var cur []rune
+			parts = nil
+			for j := 0; j < len(rs); {
+				if r.IntN(4) == 0 {
+					parts = append(parts, string(cur))
+					cur, j = nil, j+r.IntN(3)
+				} else {
+					cur, j = append(cur, rs[j]), j+1
+				}
+			}
+			parts = append(parts, string(cur))
+		case 7: // a piece twice, which needs two places that do not overlap
+			if x := string(rs[a:min(b, a+2)]); !exact { // an enum pattern must match a value
+				parts = []string{"", x, x, ""}
+			}
 		}
 	}
 	return p.render(parts)
@@ -449,7 +466,7 @@ func (p *population) stringLit(s string, exact, wildcards bool) string {
 // timeLit returns a datetime literal near t in one of the accepted forms.
 func (p *population) timeLit(t time.Time) string {
 	r := p.rng
-	t = t.Add(pick(r, []time.Duration{0, 0, 0, time.Second, -time.Second, 500 * time.Millisecond, -500 * time.Millisecond, 3 * time.Second, -time.Hour, 24 * time.Hour}))
+	t = t.Add(pick(r, []time.Duration{0, 0, 0, time.Nanosecond, -time.Millisecond, 500 * time.Millisecond, -time.Second, 3 * time.Second, -time.Hour}))
 	var s string
 	switch r.IntN(10) {
 	case 0:
@@ -590,8 +607,16 @@ func refPage(match []*user.User, o user.QueryOptions) pageResult {
 }
 
 func testQueryDifferential(t *testing.T, open Opener) {
-	// A small walk window, so random pages run both sorted plans.
-	s := NewService(t, open, &user.Options{IndexWalkWindow: 25})
+	// A small walk window, so random pages run both sorted plans; a clock
+	// that ticks across midnight, a quarter of its instants with a fraction
+	// of a second, so that dates and fractions in literals decide.
+	st := open(t)
+	t.Cleanup(func() { st.Close() })
+	var ticks atomic.Int64
+	s := user.NewService(st, &user.Options{IndexWalkWindow: 25, NewID: IDs(), Now: func() time.Time {
+		n := ticks.Add(1)
+		return time.Date(2021, 2, 18, 23, 59, 0, 0, time.UTC).Add(time.Duration(n)*time.Second + time.Duration(n%4/3)*250*time.Millisecond)
+	}})
 	p := &population{users: map[string]*user.User{}, tenants: map[string]string{}, rng: rand.New(rand.NewPCG(1, 2))}
 	n, queries := 300, 1000
 	if testing.Short() {
@@ -644,8 +669,8 @@ func testQueryDifferential(t *testing.T, open Opener) {
 			}
 			plans[plan.Kind]++
 			check(i, q, pr, want, o)
-			if i%10 == 0 { // every page, in turn
-				o := user.QueryOptions{Limit: p.rng.IntN(20) + 1, IncludeDeleted: deleted}
+			if i%20 == 0 { // every page, in turn
+				o := user.QueryOptions{Limit: p.rng.IntN(28) + 3, IncludeDeleted: deleted}
 				for ; o.Offset < len(want)+o.Limit; o.Offset += o.Limit {
 					check(i, q, pr, want, o)
 				}
