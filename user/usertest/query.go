@@ -597,13 +597,14 @@ func (p *population) randomQuery() string {
 type pageResult struct {
 	IDs     []string
 	Count   int
+	Offset  int
 	HasNext bool
 }
 
 func refPage(match []*user.User, o user.QueryOptions) pageResult {
 	lo := min(o.Offset, len(match))
 	hi := min(lo+o.Limit, len(match))
-	return pageResult{IDs: ids(match[lo:hi]), Count: len(match), HasNext: hi < len(match)}
+	return pageResult{IDs: ids(match[lo:hi]), Count: len(match), Offset: o.Offset, HasNext: hi < len(match)}
 }
 
 func testQueryDifferential(t *testing.T, open Opener) {
@@ -637,7 +638,7 @@ func testQueryDifferential(t *testing.T, open Opener) {
 		if err != nil {
 			t.Fatalf("query %d %q: %v", i, q, err)
 		}
-		got := pageResult{IDs: ids(page.Users), Count: page.Count, HasNext: page.HasNext}
+		got := pageResult{IDs: ids(page.Users), Count: page.Count, Offset: page.Offset, HasNext: page.HasNext}
 		if diff := cmp.Diff(refPage(want, o), got); diff != "" {
 			plan, _ := s.Explain(q, &o)
 			t.Errorf("query %d %q (%+v, plan %s) as %s (groups %v): (-want +got):\n%s", i, q, o, plan, pr.ID, pr.Groups, diff)
