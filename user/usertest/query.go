@@ -576,10 +576,43 @@ func (p *population) expr(depth int) string {
 	}
 }
 
+// simpleFields are fields the service may index (SPEC §8 leaves that to
+// it); simple queries over them make the service plan from indexes, while
+// the reference cannot tell.
+var simpleFields = []string{"external_id", "email", "phone", "status", "first_name", "last_name"}
+
+// simple returns a few eq, in and eq null comparisons of simpleFields
+// joined by and or or: the shape an index can answer.
+func (p *population) simple() string {
+	r := p.rng
+	var q string
+	for k := range r.IntN(3) + 1 {
+		f := pick(r, simpleFields)
+		var c string
+		switch r.IntN(5) {
+		case 0:
+			c = fmt.Sprintf("%s %s [%s, %s]", f, p.kw("in"), p.literal(f, p.someUser(), false), p.literal(f, p.someUser(), false))
+		case 1:
+			c = fmt.Sprintf("%s %s %s", f, p.kw("eq"), p.kw("null"))
+		default:
+			c = fmt.Sprintf("%s %s %s", f, p.kw("eq"), p.literal(f, p.someUser(), true))
+		}
+		if k > 0 {
+			q += " " + p.kw(pick(r, []string{"and", "or"})) + " "
+		}
+		q += c
+	}
+	return q
+}
+
 func (p *population) randomQuery() string {
 	r := p.rng
 	var q string
-	if r.IntN(8) > 0 {
+	switch r.IntN(8) {
+	case 0:
+	case 1, 2:
+		q = p.simple()
+	default:
 		q = p.expr(0)
 	}
 	if r.IntN(2) == 0 {
