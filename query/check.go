@@ -629,19 +629,89 @@ func timeFor(f *Field, l Literal) (time.Time, error) {
 }
 
 // ParseTime parses a datetime literal as the query language accepts it:
-// 2021-02-18, 20210218, or RFC 3339 with or without a fraction of a second
-// and with or without an offset (no offset means UTC). Dates are midnight UTC.
+// 2021-02-18, 20210218, or an RFC 3339 date-time (§5.6) with or without a
+// fraction of a second and with or without an offset (no offset means UTC).
+// Dates are midnight UTC. As RFC 3339 allows, the T and the Z may be lower
+// case (2021-02-18t08:21:02z). The shape is checked exactly: every field has
+// its two (four) digits, the fraction separator is a dot, the offset is Z or
+// ±hh:mm with hh at most 23; a leap second (:60) is refused, since a
+// time.Time cannot hold it.
 func ParseTime(s string) (time.Time, bool) {
 	if len(s) > 64 {
 		return time.Time{}, false
 	}
-	layouts := [...]string{time.DateOnly, "20060102", time.RFC3339, "2006-01-02T15:04:05"}
-	for _, layout := range layouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, true
+	var layout string
+	switch {
+	case shaped(s, "dddd-dd-dd"):
+		layout = time.DateOnly
+	case shaped(s, "dddddddd"):
+		layout = "20060102"
+	default:
+		norm, offset, ok := rfc3339Shape(s)
+		if !ok {
+			return time.Time{}, false
+		}
+		s, layout = norm, "2006-01-02T15:04:05"
+		if offset {
+			layout = time.RFC3339
 		}
 	}
-	return time.Time{}, false
+	t, err := time.Parse(layout, s)
+	return t, err == nil
+}
+
+// shaped reports whether s has the shape of form, where d stands for an
+// ASCII digit and any other byte for itself.
+func shaped(s, form string) bool {
+	if len(s) != len(form) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if form[i] == 'd' {
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		} else if s[i] != form[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// rfc3339Shape checks that s is shaped like an RFC 3339 date-time, offset
+// optional, and returns it with an upper-case T and Z, as time.Parse wants
+// them, and whether it has an offset. The values of the fields are left to
+// time.Parse, except the offset's, which time.Parse does not bound.
+func rfc3339Shape(s string) (norm string, offset bool, ok bool) {
+	if len(s) < 19 || s[10] != 'T' && s[10] != 't' ||
+		!shaped(s[:10], "dddd-dd-dd") || !shaped(s[11:19], "dd:dd:dd") {
+		return "", false, false
+	}
+	rest := s[19:]
+	if rest != "" && rest[0] == '.' {
+		n := 1
+		for n < len(rest) && '0' <= rest[n] && rest[n] <= '9' {
+			n++
+		}
+		if n == 1 {
+			return "", false, false
+		}
+		rest = rest[n:]
+	}
+	switch {
+	case rest == "":
+	case rest == "Z" || rest == "z":
+		offset = true
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && shaped(rest[1:], "dd:dd"):
+		if rest[1:3] > "23" || rest[4:6] > "59" {
+			return "", false, false
+		}
+		offset = true
+	default:
+		return "", false, false
+	}
+	norm = s[:10] + "T" + s[11:len(s)-len(rest)] + strings.ToUpper(rest)
+	return norm, offset, true
 }
 
 // nearestField suggests the field name closest to name: the same name in

@@ -72,9 +72,12 @@
 //   - KindBool: true and false with eq, neq and in.
 //   - KindTime: every operator; the literal (quoted, a word or a number) is
 //     2021-02-18, 20210218, or RFC 3339 with or without a fraction and an
-//     offset (no offset means UTC); a date is midnight UTC. Values compare
-//     as instants, so eq '2021-02-18' means exactly midnight, not that day.
-//     Wildcards are an error.
+//     offset (no offset means UTC); a date is midnight UTC. As RFC 3339
+//     §5.6 allows, the T and Z may be lower case; the shape is otherwise
+//     exact (two-digit fields, a dot before the fraction, an offset of Z
+//     or ±hh:mm), and a leap second (:60) is refused (see ParseTime).
+//     Values compare as instants, so eq '2021-02-18' means exactly
+//     midnight, not that day. Wildcards are an error.
 //   - KindList (of strings): eq means "some element matches" (wildcards
 //     allowed), neq "no element matches", in "some element is in the set";
 //     other operators and ranges are errors.

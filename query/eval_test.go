@@ -174,6 +174,9 @@ func TestMatch(t *testing.T) {
 		{`creation_datetime eq '2021-02-18T08:21:02'`, jane, true},
 		{`creation_datetime eq '2021-02-18T08:21:02.000'`, jane, true},
 		{`creation_datetime eq '2021-02-18T08:21:02.000000000Z'`, jane, true},
+		{`creation_datetime eq '2021-02-18t08:21:02z'`, jane, true},
+		{`creation_datetime eq 2021-02-18t09:21:02+01:00`, jane, true},
+		{`creation_datetime in ['2021-02-18t08:21:01z' to 2021-02-18t08:21:03z]`, jane, true},
 		{`creation_datetime lt '2021-02-18T08:21:02.001Z'`, jane, true},
 		{`creation_datetime gt '2021-02-18T08:21:01.999+00:00'`, jane, true},
 		{`creation_datetime ge '2021-02-18'`, jane, true},
@@ -306,6 +309,8 @@ func TestCompileErrors(t *testing.T) {
 		{`creation_datetime eq '18-02-2021'`, 22, `malformed datetime`, ""},
 		{`creation_datetime eq '2021-02-18 08:21:02'`, 22, `malformed datetime`, ""},
 		{`creation_datetime eq 2021`, 22, `malformed datetime`, ""},
+		{`creation_datetime eq '2021-02-18T8:21:02Z'`, 22, `malformed datetime`, ""},
+		{`creation_datetime eq '2021-02-18x08:21:02z'`, 22, `malformed datetime`, ""},
 		{`creation_datetime eq '2021*'`, 22, `wildcards do not apply to datetime field`, ""},
 		{`creation_datetime eq true`, 22, `expected a datetime`, ""},
 		{`creation_datetime in ['2021-01-01' to 'x']`, 39, `malformed datetime 'x'`, ""},
@@ -326,6 +331,64 @@ func TestCompileErrors(t *testing.T) {
 		if se.Column != tt.col || !strings.Contains(se.Msg, tt.msg) || se.Suggestion != tt.suggest {
 			t.Errorf("Compile(%q) = %q (column %d, suggestion %q), want column %d, %q, suggestion %q",
 				tt.q, se.Error(), se.Column, se.Suggestion, tt.col, tt.msg, tt.suggest)
+		}
+	}
+}
+
+func TestParseTime(t *testing.T) {
+	at := func(s string) time.Time {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			panic(err)
+		}
+		return t
+	}
+	tests := []struct {
+		in   string
+		want time.Time // zero: refused
+	}{
+		{"2021-02-18", at("2021-02-18T00:00:00Z")},
+		{"20210218", at("2021-02-18T00:00:00Z")},
+		{"2021-02-18T08:21:02Z", at("2021-02-18T08:21:02Z")},
+		{"2021-02-18T08:21:02", at("2021-02-18T08:21:02Z")}, // no offset: UTC
+		{"2021-02-18T08:21:02.5", at("2021-02-18T08:21:02.5Z")},
+		{"2021-02-18T08:21:02.123456789Z", at("2021-02-18T08:21:02.123456789Z")},
+		{"2021-02-18T09:21:02+01:00", at("2021-02-18T08:21:02Z")},
+		{"2021-02-18T03:51:02.25-04:30", at("2021-02-18T08:21:02.25Z")},
+		{"2021-02-18T08:21:02-00:00", at("2021-02-18T08:21:02Z")},
+		// RFC 3339 §5.6: "T" and "Z" may be lower case.
+		{"2021-02-18t08:21:02z", at("2021-02-18T08:21:02Z")},
+		{"2021-02-18t08:21:02Z", at("2021-02-18T08:21:02Z")},
+		{"2021-02-18T08:21:02z", at("2021-02-18T08:21:02Z")},
+		{"2021-02-18t08:21:02", at("2021-02-18T08:21:02Z")},
+		{"2021-02-18t08:21:02.5z", at("2021-02-18T08:21:02.5Z")},
+		{"2021-02-18t09:21:02+01:00", at("2021-02-18T08:21:02Z")},
+		// Refused.
+		{"", time.Time{}},
+		{"2021-02-18x08:21:02Z", time.Time{}},
+		{"2021-02-18 08:21:02Z", time.Time{}},
+		{"2021-02-18T08:21:02Zz", time.Time{}},
+		{"2021-02-18T08:21:02y", time.Time{}},
+		{"2021-02-18T8:21:02Z", time.Time{}},       // time.Parse alone takes one hour digit
+		{"2021-02-18T08:21:02,5Z", time.Time{}},    // and a comma before the fraction
+		{"2021-02-18T08:21:02.Z", time.Time{}},     // a fraction needs a digit
+		{"2021-02-18T08:21:02+24:00", time.Time{}}, // and an offset hour of 24
+		{"2021-02-18T08:21:02+01:60", time.Time{}},
+		{"2021-02-18T08:21:02+0100", time.Time{}},
+		{"2021-02-18T08:21:02+01", time.Time{}},
+		{"2021-02-18T08:21:60Z", time.Time{}}, // a leap second: time.Time cannot hold it
+		{"2021-02-18T24:00:00Z", time.Time{}},
+		{"2021-02-30", time.Time{}},
+		{"2021-2-18", time.Time{}},
+		{"2021021", time.Time{}},
+		{"2021-02-18t", time.Time{}},
+		{"2021-02-18z", time.Time{}},
+		{"2021-02-18T08:21", time.Time{}},
+	}
+	for _, tt := range tests {
+		got, ok := ParseTime(tt.in)
+		if ok != !tt.want.IsZero() || !got.Equal(tt.want) {
+			t.Errorf("ParseTime(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, !tt.want.IsZero())
 		}
 	}
 }

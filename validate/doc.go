@@ -55,12 +55,15 @@
 // Language: a well-formed BCP 47 (RFC 5646) tag, case-insensitive, at most
 // 64 bytes: language[-extlang][-script][-region]*(-variant)*(-extension)[-privateuse],
 // a private-use tag (x-…), or one of the irregular grandfathered tags
-// (i-klingon, en-GB-oed, …). Two decisions go beyond the bare ABNF: the
+// (i-klingon, en-GB-oed, …). One decision goes beyond the bare ABNF: the
 // primary language subtag must have 2 or 3 letters (4 letters are reserved
 // and 5–8 letter subtags, though syntactically allowed, have never been
-// registered, so "english" is refused), and a tag may not repeat a variant or
-// an extension singleton (RFC 5646 §2.2.5, §2.2.6). Subtags are not checked
-// against the IANA registry: "be-NL" and "qq-ZZ" are well-formed.
+// registered, so "english" is refused). The check is for well-formed tags,
+// as SPEC §2 asks, not valid ones (RFC 5646 §2.2.9): a tag that repeats a
+// variant or an extension singleton (de-1996-1996, en-a-bbb-a-ccc) is
+// well-formed though not valid (§2.2.5, §2.2.6) and is accepted, and
+// subtags are not checked against the IANA registry, so "be-NL" and "qq-ZZ"
+// are accepted too.
 //
 // EntityID: ^[A-Z][0-9A-HJKMNP-TV-Z]{26}$. UserID: ^U[0-9A-HJKMNP-TV-Z]{26}$.
 // The 26 characters are upper-case Crockford base32 (a ULID); the ULID

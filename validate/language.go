@@ -12,10 +12,11 @@ var irregular = [...]string{
 }
 
 // Language reports whether s is a well-formed BCP 47 language tag (RFC 5646
-// syntax, case-insensitive, at most 64 bytes), with the two restrictions the
-// package documentation lists: a 2- or 3-letter primary language subtag, and
-// no repeated variant or extension singleton. Subtags are not looked up in
-// the IANA registry. It returns nil or a FieldError of type "empty",
+// syntax, case-insensitive, at most 64 bytes), with the one restriction the
+// package documentation lists: a 2- or 3-letter primary language subtag.
+// Well-formed is not valid (RFC 5646 §2.2.9): a repeated variant or
+// extension singleton (de-1996-1996, en-a-bbb-a-ccc) is accepted, and
+// subtags are not looked up in the IANA registry. It returns nil or a FieldError of type "empty",
 // "string_too_long" or "invalid_language".
 func Language(path []string, s string) *FieldError {
 	if s == "" {
@@ -69,9 +70,8 @@ func asciiEqualFold(s, t string) bool {
 }
 
 // isLangtag reports whether s matches privateuse or langtag, with a 2- or
-// 3-letter language and no repeated variant or singleton. The kind of a
-// subtag follows from its length and characters and the kinds before it, so
-// one left-to-right pass decides.
+// 3-letter language. The kind of a subtag follows from its length and
+// characters and the kinds before it, so one left-to-right pass decides.
 func isLangtag(s string) bool {
 	if s == "" || s[len(s)-1] == '-' {
 		return false // strings.Cut would hide a trailing empty subtag
@@ -85,9 +85,6 @@ func isLangtag(s string) bool {
 	}
 	pos := posLanguage
 	extlangs := 0
-	var singletons uint64 // one bit per singleton seen
-	var variants [maxLanguageBytes / 6]string
-	nvariants := 0
 	extSubtags := 0 // subtags after the latest singleton
 	for rest != "" {
 		var t string
@@ -103,11 +100,6 @@ func isLangtag(s string) bool {
 			if (t[0] | 0x20) == 'x' {
 				return isPrivateUse(rest)
 			}
-			bit := uint64(1) << singletonIndex(t[0])
-			if singletons&bit != 0 {
-				return false
-			}
-			singletons |= bit
 			pos, extSubtags = posExtension, 0
 			continue
 		}
@@ -124,16 +116,6 @@ func isLangtag(s string) bool {
 		case pos <= posScript && (n == 2 && isAlpha(t) || n == 3 && allDigits(t)):
 			pos = posRegion
 		case n >= 5 || n == 4 && t[0] >= '0' && t[0] <= '9':
-			if nvariants == len(variants) {
-				return false // only when called on more than maxLanguageBytes
-			}
-			for _, v := range variants[:nvariants] {
-				if asciiEqualFold(v, t) {
-					return false
-				}
-			}
-			variants[nvariants] = t
-			nvariants++
 			pos = posVariant
 		default:
 			return false
@@ -156,14 +138,6 @@ func isPrivateUse(rest string) bool {
 		}
 	}
 	return true
-}
-
-// singletonIndex maps an alphanumeric byte to 0..35, case-insensitively.
-func singletonIndex(c byte) uint {
-	if c <= '9' {
-		return uint(c - '0')
-	}
-	return uint(c|0x20-'a') + 10
 }
 
 func isAlpha(s string) bool {

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/userkit/userkit/query"
@@ -178,103 +179,61 @@ func testQueryPagination(t *testing.T, open Opener) {
 	}
 }
 
-// naive is the reference implementation the differential test compares
-// the service against: every user, filtered and sorted in the plainest way.
-type naiveRecord struct{ u *user.User }
+// The differential test: a population of users built by random creates and
+// changes, random queries over every queryable field with literals drawn
+// from the population (so they match something), and the service's pages
+// compared with the reference's answer (reference.go).
 
-func opt(p *string) query.Value {
-	if p == nil {
-		return query.Value{Null: true}
-	}
-	return query.Value{Str: *p}
-}
-
-// schemaNames maps schema indexes to field names, through the schema's own
-// Lookup, so the reference does not depend on the schema's order.
-var schemaNames = func() map[int]string {
-	m := map[int]string{}
-	for _, name := range []string{
-		"id", "external_id", "first_name", "last_name", "email", "phone", "language", "status",
-		"feature_flags", "brokerage_user_id", "idp_user_id", "creation_datetime", "version_datetime",
-		"version", "deleted", "version_authored_by_user_id",
-		"counter_account.bank_account_number", "counter_account.bank_account_number_type",
-		"counter_account.bank_id", "counter_account.bank_id_type",
-	} {
-		if i, _, ok := user.QuerySchema().Lookup(name); ok {
-			m[i] = name
-		}
-	}
-	return m
-}()
-
-func (r naiveRecord) Value(i int) query.Value {
-	u := r.u
-	ca := func(f func(*user.CounterAccount) string) query.Value {
-		if u.CounterAccount == nil || f(u.CounterAccount) == "" {
-			return query.Value{Null: true}
-		}
-		return query.Value{Str: f(u.CounterAccount)}
-	}
-	switch schemaNames[i] {
-	case "id":
-		return query.Value{Str: u.ID}
-	case "external_id":
-		return opt(u.ExternalID)
-	case "first_name":
-		return opt(u.FirstName)
-	case "last_name":
-		return opt(u.LastName)
-	case "email":
-		return opt(u.Email)
-	case "phone":
-		return opt(u.Phone)
-	case "language":
-		return query.Value{Str: u.Language}
-	case "status":
-		return query.Value{Str: string(u.Status)}
-	case "feature_flags":
-		return query.Value{List: u.FeatureFlags}
-	case "brokerage_user_id":
-		return opt(u.BrokerageUserID)
-	case "idp_user_id":
-		return opt(u.IDPUserID)
-	case "creation_datetime":
-		return query.Value{Time: u.CreationDatetime}
-	case "version_datetime":
-		return query.Value{Time: u.VersionDatetime}
-	case "version":
-		return query.Value{Int: u.Version}
-	case "deleted":
-		return query.Value{Bool: u.Deleted}
-	case "version_authored_by_user_id":
-		return query.Value{Str: u.VersionAuthoredByUserID}
-	case "counter_account.bank_account_number":
-		return ca(func(c *user.CounterAccount) string { return c.BankAccountNumber })
-	case "counter_account.bank_account_number_type":
-		return ca(func(c *user.CounterAccount) string { return c.BankAccountNumberType })
-	case "counter_account.bank_id":
-		return ca(func(c *user.CounterAccount) string { return c.BankID })
-	case "counter_account.bank_id_type":
-		return ca(func(c *user.CounterAccount) string { return c.BankIDType })
-	}
-	panic(fmt.Sprintf("usertest: schema field %d is unknown to the reference", i))
-}
+// Principals of the differential test besides the suite's: dana reads
+// through either of two groups, eve belongs to a group that is on no user.
+var (
+	groupAuditors = Auditor.Groups[0]
+	groupSales    = entity("G", "SA1ES")
+	groupSupport  = entity("G", "SVPP0RT")
+	groupEmpty    = entity("G", "EMPTY")
+	dana          = user.Principal{ID: entity("U", "DANA"), Tenant: "acme", Groups: []string{groupSales, groupSupport}}
+	eve           = user.Principal{ID: entity("U", "EVE"), Tenant: "acme", Groups: []string{entity("G", "EVES")}}
+)
 
 type population struct {
-	users map[string]*user.User
-	ids   []string
-	rng   *rand.Rand
+	users   map[string]*user.User
+	tenants map[string]string // user ID → tenant
+	ids     []string          // in creation order, so that picks are deterministic
+	rng     *rand.Rand
 }
 
 var (
-	firstNames = []string{"Jane", "jane", "Janet", "Bob", "Ann", "Émile", "Zoë", "O'Brien", "Ashok"}
-	lastNames  = []string{"Doe", "Smith", "DOE", "Kumar", "Jones", "de la Cruz"}
+	firstNames = []string{"Jane", "jane", "Janet", "Bob", "Ann", "Émile", "ÉMILE", "Zoë", "O'Brien", "Ashok", "St*r", `Back\slash`}
+	lastNames  = []string{"Doe", "Smith", "DOE", "doe", "Kumar", "Jones", "de la Cruz", "Ast*rix"}
+	locals     = []string{"jane", "Jane", "JANET", "bob", "ann", "st*r", "o'neil"}
 	domains    = []string{"example.com", "gmail.com", "Example.org"}
-	languages  = []string{"en-US", "nl-BE", "be-NL", "fr-BE"}
+	languages  = []string{"en-US", "nl-BE", "be-NL", "fr-BE", "de-1996-1996"}
 	flags      = []string{"CONSOLE", "ROBO_ADVISOR", "SELF_INVESTOR"}
 )
 
 func pick[T any](r *rand.Rand, l []T) T { return l[r.IntN(len(l))] }
+
+// readableBy returns a random readable_by for a create or a patch: often
+// the default, else lists that name users, groups, or a group nobody is in.
+func (p *population) readableBy() user.Nullable[[]string] {
+	switch p.rng.IntN(10) {
+	case 0, 1, 2:
+		return user.Nullable[[]string]{}
+	case 3:
+		return user.Value([]string{Bob.ID})
+	case 4:
+		return user.Value([]string{groupAuditors})
+	case 5:
+		return user.Value([]string{groupSales})
+	case 6:
+		return user.Value([]string{groupSupport, Alice.ID})
+	case 7:
+		return user.Value([]string{dana.ID, groupSales})
+	case 8:
+		return user.Value([]string{groupEmpty})
+	}
+	return user.Value([]string{Bob.ID, groupAuditors, groupSupport})
+}
 
 func (p *population) randomPatch(i int) user.Patch {
 	r := p.rng
@@ -286,83 +245,95 @@ func (p *population) randomPatch(i int) user.Patch {
 		pt.LastName = user.Value(pick(r, lastNames))
 	}
 	if r.IntN(4) > 0 {
-		pt.Email = user.Value(fmt.Sprintf("%s.%d@%s", strings.ToLower(pick(r, []string{"jane", "JANET", "bob", "ann"})), i, pick(r, domains)))
+		pt.Email = user.Value(fmt.Sprintf("%s.%d@%s", pick(r, locals), i, pick(r, domains)))
 	}
-	if r.IntN(3) > 0 {
+	switch r.IntN(4) {
+	case 0:
 		pt.ExternalID = user.Value(fmt.Sprintf("ext-%d", i))
+	case 1:
+		pt.ExternalID = user.Value(fmt.Sprint(2800 + i)) // external_id eq 2809
+	case 2:
+		pt.ExternalID = user.Value(fmt.Sprintf("a*b-%d", i))
 	}
 	if r.IntN(3) == 0 {
 		pt.Phone = user.Value(fmt.Sprintf("+32%08d", i))
 	}
+	if r.IntN(2) == 0 {
+		pt.BrokerageUserID = user.Value(fmt.Sprintf("%s-%d", pick(r, []string{"BRK", "brk"}), r.IntN(20)))
+	}
+	if r.IntN(3) == 0 {
+		pt.IDPUserID = user.Value(fmt.Sprintf("idp|%d", r.IntN(50)))
+	}
 	pt.Language = user.Value(pick(r, languages))
 	pt.Status = user.Value(user.Statuses()[r.IntN(5)])
+	// Flags in random order, sometimes repeated (the service removes repeats).
 	var fl []string
 	for _, f := range flags {
-		if r.IntN(2) == 0 {
+		if r.IntN(3) == 0 {
 			fl = append(fl, f)
+			if r.IntN(2) == 0 {
+				fl = append(fl, f)
+			}
 		}
 	}
+	r.Shuffle(len(fl), func(a, b int) { fl[a], fl[b] = fl[b], fl[a] })
 	pt.FeatureFlags = user.Value(fl)
 	if r.IntN(3) == 0 {
-		pt.CounterAccount = user.Value(user.CounterAccount{BankAccountNumber: fmt.Sprintf("BE%014d", i), BankAccountNumberType: "IBAN", BankID: pick(r, []string{"", "IDQMIE2D", "123456789"})})
-		if pt.CounterAccount.Value.BankID == "IDQMIE2D" {
-			pt.CounterAccount.Value.BankIDType = "BIC"
+		ca := user.CounterAccount{BankAccountNumber: fmt.Sprintf("BE%014d", r.IntN(40)), BankAccountNumberType: pick(r, []string{"IBAN", "ABA"})}
+		switch r.IntN(4) {
+		case 0:
+			ca.BankID, ca.BankIDType = "IDQMIE2D", "BIC"
+		case 1:
+			ca.BankID, ca.BankIDType = "123456789", "ABA"
+		case 2:
+			ca.BankID = pick(r, []string{"IDQMIE2D", "021000021"})
 		}
+		pt.CounterAccount = user.Value(ca)
 	}
-	if r.IntN(4) == 0 {
-		pt.ReadableBy = user.Value([]string{Bob.ID})
-	}
+	pt.ReadableBy = p.readableBy()
 	return pt
 }
 
-// literal returns a random literal that fits field f, often drawn from the
-// population so that queries match something.
-func (p *population) literal(field string, some *user.User, wildcards bool) string {
-	r := p.rng
-	v := naiveRecord{some}.Value(func() int { i, _, _ := user.QuerySchema().Lookup(field); return i }())
-	switch field {
-	case "version":
-		return fmt.Sprint(r.IntN(4) + 1)
-	case "deleted":
-		return pick(r, []string{"true", "false"})
-	case "creation_datetime", "version_datetime":
-		t := v.Time.Add(time.Duration(r.IntN(5)-2) * time.Second)
-		return "'" + pick(r, []string{t.Format(time.RFC3339), t.Format("2006-01-02T15:04:05.000Z07:00"), t.In(time.FixedZone("", 3600)).Format(time.RFC3339), t.Format("2006-01-02"), t.Format("20060102")}) + "'"
-	case "status":
-		return "'" + string(user.Statuses()[r.IntN(5)]) + "'"
-	case "feature_flags":
-		return "'" + pick(r, flags) + "'"
+// create adds user i, made by a random principal: mostly acme's
+// administrator, sometimes a plain user (who is then the author, and by
+// default a reader), sometimes another tenant's administrator.
+func (p *population) create(t testing.TB, s *user.Service, i int) {
+	by := pick(p.rng, []user.Principal{Admin, Admin, Admin, Admin, Alice, Bob, dana, Other})
+	u, err := s.Create(As(by), p.randomPatch(i), nil)
+	if err != nil {
+		t.Fatalf("create %d as %s: %v", i, by.ID, err)
 	}
-	if v.Null || r.IntN(6) == 0 {
-		if wildcards && r.IntN(3) == 0 {
-			return "null"
-		}
-		return "'nothing-like-this'"
-	}
-	s := v.Str
-	if r.IntN(3) == 0 {
-		s = strings.ToUpper(s)
-	}
-	runes := []rune(s)
-	if wildcards {
-		switch r.IntN(5) {
-		case 0:
-			s = string(runes[:r.IntN(len(runes)+1)]) + "*"
-		case 1:
-			s = "*" + string(runes[r.IntN(len(runes)+1):])
-		case 2:
-			a := r.IntN(len(runes) + 1)
-			b := a + r.IntN(len(runes)-a+1)
-			s = "*" + string(runes[a:b]) + "*"
-		}
-	}
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+	p.users[u.ID], p.tenants[u.ID] = u, by.Tenant
+	p.ids = append(p.ids, u.ID)
 }
 
-var queryFields = []string{
-	"id", "external_id", "first_name", "last_name", "email", "phone", "language", "status",
-	"feature_flags", "version", "deleted", "creation_datetime", "version_datetime",
-	"counter_account.bank_id", "counter_account.bank_account_number",
+// change deletes, restores or patches a random user, as its tenant's
+// administrator.
+func (p *population) change(t testing.TB, s *user.Service) {
+	u := p.someUser()
+	as := As(Admin)
+	if p.tenants[u.ID] == Other.Tenant {
+		as = As(Other)
+	}
+	var err error
+	switch k := p.rng.IntN(4); {
+	case u.Deleted:
+		u, err = s.Restore(as, u.ID, nil)
+	case k == 0:
+		u, err = s.Delete(as, u.ID, nil)
+	default:
+		pt := p.randomPatch(0)
+		// email and phone are write-once; external_id stays unique.
+		pt.Email, pt.Phone, pt.ExternalID = user.Nullable[string]{}, user.Nullable[string]{}, user.Nullable[string]{}
+		if p.rng.IntN(4) == 0 {
+			pt.FirstName = user.Null[string]()
+		}
+		u, err = s.Patch(as, u.ID, pt, nil)
+	}
+	if err != nil {
+		t.Fatalf("change %s: %v", u.ID, err)
+	}
+	p.users[u.ID] = u
 }
 
 // someUser picks a user; p.ids keeps the order deterministic.
@@ -370,28 +341,223 @@ func (p *population) someUser() *user.User {
 	return p.users[pick(p.rng, p.ids)]
 }
 
+// allFields are SPEC §8's queryable fields, in its order.
+var allFields = []string{
+	"id", "external_id", "first_name", "last_name", "email", "phone", "language", "status",
+	"feature_flags", "brokerage_user_id", "idp_user_id", "creation_datetime", "version_datetime",
+	"version", "deleted", "version_authored_by_user_id",
+	"counter_account.bank_account_number", "counter_account.bank_account_number_type",
+	"counter_account.bank_id", "counter_account.bank_id_type",
+}
+
+// kw writes keyword k in a random case: keywords are case-insensitive.
+func (p *population) kw(k string) string {
+	switch p.rng.IntN(6) {
+	case 0:
+		return strings.ToUpper(k)
+	case 1:
+		return strings.ToUpper(k[:1]) + k[1:]
+	}
+	return k
+}
+
+var keywordSpellings = []string{
+	"and", "or", "not", "in", "to", "eq", "neq", "ne", "lt", "le", "gt", "ge",
+	"orderby", "asc", "desc", "true", "false", "null",
+}
+
+// bareWord reports whether the text of parts joined by wildcards can be
+// written unquoted (SPEC §8's bare word: letters, digits, _ . @ + - : / and
+// the wildcard, not spelling a keyword).
+func bareWord(parts []string) bool {
+	w := strings.Join(parts, "*")
+	if w == "" || slices.ContainsFunc(keywordSpellings, func(k string) bool { return strings.EqualFold(k, w) }) {
+		return false
+	}
+	for _, part := range parts {
+		for _, c := range part {
+			if !unicode.IsLetter(c) && !unicode.IsNumber(c) && !strings.ContainsRune("_.@+-:/", c) {
+				return false // a literal star included: bare words have no escapes
+			}
+		}
+	}
+	return true
+}
+
+// render writes a string literal whose text is parts with a wildcard
+// between each pair: a bare word (or number) where one reads the same,
+// else a quoted string with its escapes varied.
+func (p *population) render(parts []string) string {
+	r := p.rng
+	if r.IntN(3) == 0 && bareWord(parts) {
+		return strings.Join(parts, "*")
+	}
+	var b strings.Builder
+	b.WriteByte('\'')
+	for k, part := range parts {
+		if k > 0 {
+			b.WriteByte('*')
+		}
+		for _, c := range part {
+			switch {
+			case c == '\'' && r.IntN(2) == 0:
+				b.WriteString("''")
+			case c == '\'' || c == '\\' || c == '*' || c == '+' && r.IntN(2) == 0:
+				b.WriteByte('\\')
+				b.WriteRune(c)
+			default:
+				b.WriteRune(c)
+			}
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
+}
+
+// stringLit returns a literal for text s, its case sometimes changed
+// (unless exact, for an enum), with a random wildcard form when wildcards
+// are allowed.
+func (p *population) stringLit(s string, exact, wildcards bool) string {
+	r := p.rng
+	if !exact {
+		switch r.IntN(8) {
+		case 0:
+			s = strings.ToUpper(s)
+		case 1:
+			s = strings.ToLower(s)
+		}
+	}
+	rs := []rune(s)
+	a := r.IntN(len(rs) + 1)
+	b := a + r.IntN(len(rs)-a+1)
+	parts := []string{s}
+	if wildcards {
+		switch r.IntN(10) {
+		case 0:
+			parts = []string{string(rs[:a]), ""} // prefix
+		case 1:
+			parts = []string{"", string(rs[a:])} // suffix
+		case 2:
+			parts = []string{"", string(rs[a:b]), ""} // contains
+		case 3:
+			parts = []string{string(rs[:a]), string(rs[b:])} // anywhere
+		case 4:
+			parts = []string{string(rs[:a]), "", string(rs[b:])} // two stars in a row
+		case 5:
+			parts = []string{"", ""} // anything
+		case 6: // several stars: runs of the text kept or dropped at random
+			var cur []rune
+			parts = nil
+			for j := 0; j < len(rs); {
+				if r.IntN(4) == 0 {
+					parts = append(parts, string(cur))
+					cur, j = nil, j+r.IntN(3)
+				} else {
+					cur, j = append(cur, rs[j]), j+1
+				}
+			}
+			parts = append(parts, string(cur))
+		case 7: // a piece twice, which needs two places that do not overlap
+			if x := string(rs[a:min(b, a+2)]); !exact { // an enum pattern must match a value
+				parts = []string{"", x, x, ""}
+			}
+		}
+	}
+	return p.render(parts)
+}
+
+// timeLit returns a datetime literal near t in one of the accepted forms.
+func (p *population) timeLit(t time.Time) string {
+	r := p.rng
+	t = t.Add(pick(r, []time.Duration{0, 0, 0, time.Nanosecond, -time.Millisecond, 500 * time.Millisecond, -time.Second, 3 * time.Second, -time.Hour}))
+	var s string
+	switch r.IntN(10) {
+	case 0:
+		s = t.UTC().Format(time.RFC3339)
+	case 1:
+		s = t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	case 2:
+		s = t.In(time.FixedZone("", 3600)).Format(time.RFC3339Nano)
+	case 3:
+		s = t.In(time.FixedZone("", -(5*3600 + 30*60))).Format(time.RFC3339)
+	case 4:
+		s = t.UTC().Format("2006-01-02T15:04:05.999999999") // no offset: UTC
+	case 5:
+		s = strings.ToLower(t.UTC().Format(time.RFC3339Nano)) // 2021-02-18t08:21:02z
+	case 6:
+		s = t.UTC().Format(time.RFC3339)
+		s = s[:10] + "t" + s[11:]
+	case 7:
+		s = t.UTC().Format(time.DateOnly)
+	default:
+		s = t.UTC().Format("20060102") // unquoted, a number
+	}
+	if r.IntN(2) == 0 {
+		return s
+	}
+	return "'" + s + "'"
+}
+
+// literal returns a literal that fits field f, drawn from u's value when it
+// has one, so that queries match something.
+func (p *population) literal(f string, u *user.User, wildcards bool) string {
+	r := p.rng
+	v := refField(u, f)
+	switch refFields[f] {
+	case refInt:
+		return fmt.Sprint(v.n + int64(r.IntN(3)-1))
+	case refBool:
+		return p.kw(pick(r, []string{"true", "false"}))
+	case refTime:
+		return p.timeLit(v.t)
+	case refEnum:
+		// No case change: status is exact, and a value it cannot have is an error.
+		if r.IntN(3) == 0 {
+			v.s = string(user.Statuses()[r.IntN(5)])
+		}
+		return p.stringLit(v.s, true, wildcards)
+	case refList:
+		e := pick(r, flags)
+		if len(v.list) > 0 && r.IntN(2) == 0 {
+			e = pick(r, v.list)
+		}
+		return p.stringLit(e, false, wildcards)
+	}
+	if r.IntN(10) == 0 {
+		return p.render([]string{"nothing-like-this"})
+	}
+	for try := 0; v.null && try < 10; try++ {
+		v = refField(p.someUser(), f) // most optional fields are set on some
+	}
+	if v.null {
+		return p.render([]string{"nothing-like-this"})
+	}
+	return p.stringLit(v.s, false, wildcards)
+}
+
+// compare returns a random comparison, of a kind that fits the field.
 func (p *population) compare() string {
 	r := p.rng
-	f := pick(r, queryFields)
-	some := p.someUser()
+	f := pick(r, allFields)
+	kind := refFields[f]
+	u := p.someUser()
+	eq := func() string { return p.kw(pick(r, []string{"eq", "eq", "neq", "ne"})) }
+	ordered := kind == refString || kind == refFold || kind == refTime || kind == refInt
 	switch k := r.IntN(10); {
-	case k < 5 || f == "deleted":
-		return fmt.Sprintf("%s %s %s", f, pick(r, []string{"eq", "eq", "neq", "ne"}), p.literal(f, some, true))
-	case k < 7 && f != "feature_flags" && f != "status":
-		return fmt.Sprintf("%s %s %s", f, pick(r, []string{"lt", "le", "gt", "ge"}), p.literal(f, some, false))
-	case k < 9:
-		n := r.IntN(3) + 1
+	case k == 0:
+		return fmt.Sprintf("%s %s %s", f, eq(), p.kw("null"))
+	case k < 5 || !ordered && k < 7:
+		return fmt.Sprintf("%s %s %s", f, eq(), p.literal(f, u, true))
+	case k < 7:
+		return fmt.Sprintf("%s %s %s", f, p.kw(pick(r, []string{"lt", "le", "gt", "ge"})), p.literal(f, u, false))
+	case k < 9 || !ordered || kind == refBool:
 		var vals []string
-		for range n {
+		for range r.IntN(3) + 1 {
 			vals = append(vals, p.literal(f, p.someUser(), false))
 		}
-		return fmt.Sprintf("%s in [%s]", f, strings.Join(vals, ", "))
+		return fmt.Sprintf("%s %s [%s]", f, p.kw("in"), strings.Join(vals, ", "))
 	default:
-		if f == "feature_flags" || f == "status" {
-			return fmt.Sprintf("%s eq %s", f, p.literal(f, some, false))
-		}
-		a, b := p.literal(f, some, false), p.literal(f, p.someUser(), false)
-		return fmt.Sprintf("%s in [%s to %s]", f, a, b)
+		return fmt.Sprintf("%s %s [%s %s %s]", f, p.kw("in"), p.literal(f, u, false), p.kw("to"), p.literal(f, p.someUser(), false))
 	}
 }
 
@@ -402,122 +568,164 @@ func (p *population) expr(depth int) string {
 	}
 	switch r.IntN(4) {
 	case 0:
-		return "not " + p.expr(depth+1)
+		return p.kw("not") + " " + p.expr(depth+1)
 	case 1:
-		return "(" + p.expr(depth+1) + " or " + p.expr(depth+1) + ")"
+		return "(" + p.expr(depth+1) + " " + p.kw("or") + " " + p.expr(depth+1) + ")"
 	default:
-		return p.expr(depth+1) + pick(r, []string{" and ", " AND ", " or "}) + p.expr(depth+1)
+		return p.expr(depth+1) + " " + p.kw(pick(r, []string{"and", "or"})) + " " + p.expr(depth+1)
 	}
+}
+
+// simpleFields are fields the service may index (SPEC §8 leaves that to
+// it); simple queries over them make the service plan from indexes, while
+// the reference cannot tell.
+var simpleFields = []string{"external_id", "email", "phone", "status", "first_name", "last_name"}
+
+// simple returns a few eq, in and eq null comparisons of simpleFields
+// joined by and or or: the shape an index can answer.
+func (p *population) simple() string {
+	r := p.rng
+	var q string
+	for k := range r.IntN(3) + 1 {
+		f := pick(r, simpleFields)
+		var c string
+		switch r.IntN(5) {
+		case 0:
+			c = fmt.Sprintf("%s %s [%s, %s]", f, p.kw("in"), p.literal(f, p.someUser(), false), p.literal(f, p.someUser(), false))
+		case 1:
+			c = fmt.Sprintf("%s %s %s", f, p.kw("eq"), p.kw("null"))
+		default:
+			c = fmt.Sprintf("%s %s %s", f, p.kw("eq"), p.literal(f, p.someUser(), true))
+		}
+		if k > 0 {
+			q += " " + p.kw(pick(r, []string{"and", "or"})) + " "
+		}
+		q += c
+	}
+	return q
 }
 
 func (p *population) randomQuery() string {
 	r := p.rng
 	var q string
-	if r.IntN(8) > 0 {
+	switch r.IntN(8) {
+	case 0:
+	case 1, 2:
+		q = p.simple()
+	default:
 		q = p.expr(0)
 	}
 	if r.IntN(2) == 0 {
 		var keys, used []string
 		for range r.IntN(3) + 1 {
-			f := pick(r, queryFields)
+			f := pick(r, allFields)
 			if !slices.Contains(used, f) {
 				used = append(used, f)
-				keys = append(keys, f+pick(r, []string{"", " asc", " desc"}))
+				keys = append(keys, f+pick(r, []string{"", " " + p.kw("asc"), " " + p.kw("desc")}))
 			}
 		}
-		q += " orderby " + strings.Join(keys, ", ")
+		q += " " + p.kw("orderby") + " " + strings.Join(keys, ", ")
 	}
 	return strings.TrimSpace(q)
 }
 
+// pageResult is what the differential test compares of a page.
+type pageResult struct {
+	IDs     []string
+	Count   int
+	Offset  int
+	HasNext bool
+}
+
+func refPage(match []*user.User, o user.QueryOptions) pageResult {
+	lo := min(o.Offset, len(match))
+	hi := min(lo+o.Limit, len(match))
+	return pageResult{IDs: ids(match[lo:hi]), Count: len(match), Offset: o.Offset, HasNext: hi < len(match)}
+}
+
 func testQueryDifferential(t *testing.T, open Opener) {
-	// A small walk window, so random pages run both sorted plans.
-	s := NewService(t, open, &user.Options{IndexWalkWindow: 25})
-	p := &population{users: map[string]*user.User{}, rng: rand.New(rand.NewPCG(1, 2))}
+	// A small walk window, so random pages run both sorted plans; a clock
+	// that ticks across midnight, a quarter of its instants with a fraction
+	// of a second, so that dates and fractions in literals decide.
+	st := open(t)
+	t.Cleanup(func() { st.Close() })
+	var ticks atomic.Int64
+	s := user.NewService(st, &user.Options{IndexWalkWindow: 25, NewID: IDs(), Now: func() time.Time {
+		n := ticks.Add(1)
+		return time.Date(2021, 2, 18, 23, 59, 0, 0, time.UTC).Add(time.Duration(n)*time.Second + time.Duration(n%4/3)*250*time.Millisecond)
+	}})
+	p := &population{users: map[string]*user.User{}, tenants: map[string]string{}, rng: rand.New(rand.NewPCG(1, 2))}
 	n, queries := 300, 1000
 	if testing.Short() {
 		n, queries = 100, 200
 	}
 	for i := range n {
-		u, err := s.Create(As(Admin), p.randomPatch(i), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.users[u.ID] = u
-		p.ids = append(p.ids, u.ID)
+		p.create(t, s, i)
 	}
-	// Change some, delete some.
-	for range n / 3 {
-		u := p.someUser()
-		var err error
-		switch p.rng.IntN(3) {
-		case 0:
-			u, err = s.Delete(As(Admin), u.ID, nil)
-			if errors.Is(err, user.ErrNotFound) {
-				continue
-			}
-		default:
-			if u.Deleted {
-				continue
-			}
-			pt := p.randomPatch(0)
-			pt.Email, pt.Phone, pt.ExternalID = user.Nullable[string]{}, user.Nullable[string]{}, user.Nullable[string]{}
-			u, err = s.Patch(As(Admin), u.ID, pt, nil)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.users[u.ID] = u
+	for range n / 2 {
+		p.change(t, s)
 	}
-	all := make([]*user.User, 0, len(p.users))
-	for _, u := range p.users {
-		all = append(all, u)
-	}
+	principals := []user.Principal{Admin, Alice, Admin, Bob, Auditor, dana, eve, Other}
 	plans := map[user.PlanKind]int{}
-	for i := range queries {
-		q := p.randomQuery()
-		pr := Admin
-		if i%4 == 0 {
-			pr = Bob
-		}
-		opts := user.QueryOptions{Limit: p.rng.IntN(30) + 1, Offset: p.rng.IntN(40), IncludeDeleted: p.rng.IntN(3) == 0}
-		got, err := s.Query(As(pr), q, &opts)
+	nonEmpty, viaGroup, failures := 0, 0, 0
+	check := func(i int, q string, pr user.Principal, want []*user.User, o user.QueryOptions) {
+		t.Helper()
+		page, err := s.Query(As(pr), q, &o)
 		if err != nil {
 			t.Fatalf("query %d %q: %v", i, q, err)
 		}
-		plan, _ := s.Explain(q, &opts)
-		plans[plan.Kind]++
-
+		got := pageResult{IDs: ids(page.Users), Count: page.Count, Offset: page.Offset, HasNext: page.HasNext}
+		if diff := cmp.Diff(refPage(want, o), got); diff != "" {
+			plan, _ := s.Explain(q, &o)
+			t.Errorf("query %d %q (%+v, plan %s) as %s (groups %v): (-want +got):\n%s", i, q, o, plan, pr.ID, pr.Groups, diff)
+			if failures++; failures == 10 {
+				t.FailNow()
+			}
+		}
+	}
+	for i := range queries {
+		q := p.randomQuery()
 		parsed, err := query.Parse(q, nil)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("query %d %q: %v", i, q, err)
 		}
-		prog, err := query.Compile(parsed, user.QuerySchema())
-		if err != nil {
-			t.Fatal(err)
-		}
-		var match []*user.User
-		for _, u := range all {
-			readable := pr.Admin || slices.Contains(u.ReadableBy, pr.ID)
-			if (!u.Deleted || opts.IncludeDeleted) && readable && prog.Match(naiveRecord{u}) {
-				match = append(match, u)
+		pr := principals[i%len(principals)]
+		for _, deleted := range []bool{false, true} {
+			want := refQuery(parsed, pr, p.users, p.tenants, deleted)
+			if len(want) > 0 {
+				nonEmpty++
+			}
+			for _, u := range want {
+				if !pr.Admin && !slices.Contains(u.ReadableBy, pr.ID) {
+					viaGroup++ // readable only through a group
+				}
+			}
+			o := user.QueryOptions{Limit: p.rng.IntN(30) + 1, Offset: p.rng.IntN(40), IncludeDeleted: deleted}
+			if p.rng.IntN(10) == 0 {
+				o.Offset = len(want) + p.rng.IntN(3) - 1 // around the end
+				o.Offset = max(o.Offset, 0)
+			}
+			plan, err := s.Explain(q, &o)
+			if err != nil {
+				t.Fatalf("explain %q: %v", q, err)
+			}
+			plans[plan.Kind]++
+			check(i, q, pr, want, o)
+			if i%20 == 0 { // every page, in turn
+				o := user.QueryOptions{Limit: p.rng.IntN(28) + 3, IncludeDeleted: deleted}
+				for ; o.Offset < len(want)+o.Limit; o.Offset += o.Limit {
+					check(i, q, pr, want, o)
+				}
 			}
 		}
-		slices.SortFunc(match, func(a, b *user.User) int {
-			if c := prog.Compare(naiveRecord{a}, naiveRecord{b}); c != 0 {
-				return c
-			}
-			return strings.Compare(a.ID, b.ID)
-		})
-		lo := min(opts.Offset, len(match))
-		hi := min(lo+opts.Limit, len(match))
-		want := match[lo:hi]
-		if diff := cmp.Diff(ids(want), ids(got.Users)); diff != "" {
-			t.Fatalf("query %d %q (%+v, plan %s) as %s: results (-want +got):\n%s", i, q, opts, plan, pr.ID, diff)
-		}
-		if got.Count != len(match) || got.HasNext != (hi < len(match)) {
-			t.Fatalf("query %d %q (%+v): count %d next %v, want %d %v", i, q, opts, got.Count, got.HasNext, len(match), hi < len(match))
-		}
+	}
+	t.Logf("%d queries of %d users, %d of %d answers not empty, %d results readable only through a group, plans %v",
+		queries, n, nonEmpty, 2*queries, viaGroup, plans)
+	if nonEmpty < queries/2 || nonEmpty > 2*queries*9/10 {
+		t.Errorf("%d of %d answers are not empty: the generator should make both kinds often", nonEmpty, 2*queries)
+	}
+	if viaGroup < queries/10 {
+		t.Errorf("only %d results were readable only through a group", viaGroup)
 	}
 	for _, kind := range []user.PlanKind{user.PlanScan, user.PlanIndex, user.PlanOrdered} {
 		if plans[kind] == 0 {
