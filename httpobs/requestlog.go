@@ -138,6 +138,13 @@ func (a recorder) Authenticate(r *http.Request) (user.Principal, error) {
 	return p, err
 }
 
+// served is the state of one request: the holder the inner handlers fill
+// and the response writer, in one allocation.
+type served struct {
+	info requestInfo
+	rec  responseRecorder
+}
+
 func (w *wrapper) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rid := r.Header.Get(HeaderRequestID)
@@ -146,33 +153,32 @@ func (w *wrapper) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		r.Header[HeaderRequestID] = []string{rid}
 	}
 	rw.Header()[HeaderRequestID] = []string{rid}
-	ri := &requestInfo{id: rid}
-	r2 := r.WithContext(context.WithValue(r.Context(), infoKey{}, ri))
-	sw := &responseRecorder{ResponseWriter: rw}
+	s := &served{info: requestInfo{id: rid}, rec: responseRecorder{ResponseWriter: rw}}
+	r2 := r.WithContext(context.WithValue(r.Context(), infoKey{}, &s.info))
 	if w.metrics != nil {
 		w.metrics.inflight.Inc()
 	}
 	defer func() {
 		v := recover()
-		if v != nil && sw.status == 0 {
-			sw.status = http.StatusInternalServerError
+		if v != nil && s.rec.status == 0 {
+			s.rec.status = http.StatusInternalServerError
 		}
-		w.done(r2, ri, sw, time.Since(start))
+		w.done(r2, s, time.Since(start))
 		if v != nil {
 			panic(v)
 		}
 	}()
-	w.next.ServeHTTP(sw, r2)
+	w.next.ServeHTTP(&s.rec, r2)
 }
 
 // done records a served request.
-func (w *wrapper) done(r *http.Request, ri *requestInfo, sw *responseRecorder, d time.Duration) {
-	route := ri.route
+func (w *wrapper) done(r *http.Request, s *served, d time.Duration) {
+	route := s.info.route
 	if route == "" {
 		route = r.Pattern
 	}
 	route = routeName(route)
-	status := sw.status
+	status := s.rec.status
 	if status == 0 {
 		status = http.StatusOK // nothing written: net/http answers 200
 	}
@@ -195,10 +201,10 @@ func (w *wrapper) done(r *http.Request, ri *requestInfo, sw *responseRecorder, d
 		slog.String("method", r.Method),
 		slog.String("route", route),
 		slog.Int("status", status),
-		slog.Int64("bytes", sw.bytes),
+		slog.Int64("bytes", s.rec.bytes),
 		slog.Duration("duration", d),
-		slog.String("request_id", ri.id),
-		slog.String("principal", ri.principal),
+		slog.String("request_id", s.info.id),
+		slog.String("principal", s.info.principal),
 	)
 }
 
