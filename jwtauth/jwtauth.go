@@ -181,6 +181,9 @@ func (a *Authenticator) Refresh(ctx context.Context) error {
 			is.keys.mu.Lock()
 			err := is.keys.lastErr
 			is.keys.mu.Unlock()
+			if err == nil {
+				err = errors.New("no keys fetched yet")
+			}
 			errs = append(errs, fmt.Errorf("%w: issuer %q: %w", ErrUnavailable, is.cfg.Issuer, err))
 		}
 	}
