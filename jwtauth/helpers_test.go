@@ -131,7 +131,7 @@ type jwksServer struct {
 	issuer    string // the discovery document's issuer; default the server's URL
 	down      atomic.Bool
 	hold      chan struct{} // when not nil, key fetches wait until it is closed
-	hits      atomic.Int64  // JWKS fetches
+	hits      atomic.Int64  // JWKS fetches, answered or not
 	discovers atomic.Int64  // discovery fetches
 }
 
@@ -143,6 +143,9 @@ func newJWKSServer(tb testing.TB, keys ...key) *jwksServer {
 }
 
 func (s *jwksServer) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/jwks" {
+		s.hits.Add(1)
+	}
 	if s.down.Load() {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 		return
@@ -158,7 +161,6 @@ func (s *jwksServer) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": iss, "jwks_uri": s.URL + "/jwks"})
 	case "/jwks":
-		s.hits.Add(1)
 		s.mu.Lock()
 		hold := s.hold
 		keys := make([]map[string]string, len(s.keys))

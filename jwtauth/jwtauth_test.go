@@ -425,8 +425,8 @@ func TestIssuerDown(t *testing.T) {
 				t.Errorf("err = %v has no Unavailable() true", err)
 			}
 		}
-		if got := f.srv.hits.Load(); got != 0 {
-			t.Errorf("JWKS served %d times while down", got)
+		if got := f.srv.hits.Load(); got != 1 {
+			t.Errorf("JWKS asked %d times while down, want 1 (rate limit)", got)
 		}
 		if err := f.auth.Refresh(context.Background()); !errors.Is(err, jwtauth.ErrUnavailable) {
 			t.Errorf("Refresh = %v, want ErrUnavailable", err)
@@ -436,6 +436,9 @@ func TestIssuerDown(t *testing.T) {
 		f.clock.Advance(10 * time.Second)
 		if _, err := f.auth.Authenticate(request(tok)); err != nil {
 			t.Errorf("after the issuer came back: %v", err)
+		}
+		if got := f.srv.hits.Load(); got != 2 {
+			t.Errorf("JWKS asked %d times, want 2", got)
 		}
 	})
 	t.Run("an unknown issuer is not unavailable", func(t *testing.T) {
