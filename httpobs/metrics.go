@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,6 +37,7 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inflight prometheus.Gauge
+	series   sync.Map // seriesKey → *series: the label lookups done once
 
 	changes *prometheus.CounterVec
 	retries *prometheus.CounterVec
@@ -104,18 +106,41 @@ var statusText = func() (t [600]string) {
 	return t
 }()
 
+// seriesKey names the request metrics of one label set.
+type seriesKey struct {
+	method, route string
+	status        int
+}
+
+// series are the request metrics of one label set.
+type series struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
+}
+
 // observeRequest counts one served request.
 func (m *Metrics) observeRequest(method, route string, status int, d time.Duration) {
 	if route == "" {
 		route = "none"
 	}
-	s := "other"
-	if status >= 100 && status < len(statusText) {
-		s = statusText[status]
+	if status < 100 || status >= len(statusText) {
+		status = 0
 	}
-	method = methodLabel(method)
-	m.requests.WithLabelValues(method, route, s).Inc()
-	m.duration.WithLabelValues(method, route, s).Observe(d.Seconds())
+	k := seriesKey{methodLabel(method), route, status}
+	v, ok := m.series.Load(k)
+	if !ok {
+		s := "other"
+		if status != 0 {
+			s = statusText[status]
+		}
+		v, _ = m.series.LoadOrStore(k, &series{
+			count:    m.requests.WithLabelValues(k.method, route, s),
+			duration: m.duration.WithLabelValues(k.method, route, s),
+		})
+	}
+	sr := v.(*series)
+	sr.count.Inc()
+	sr.duration.Observe(d.Seconds())
 }
 
 func methodLabel(m string) string {
