@@ -374,6 +374,11 @@ func TestRequestsDoNotWaitForASlowIssuer(t *testing.T) {
 			if d := time.Since(start); d > time.Second {
 				t.Errorf("a request waited %v on the refresh", d)
 			}
+			// The interval passes while the fetch hangs: still one fetch.
+			f.clock.Advance(11 * time.Second)
+			if _, err := f.auth.Authenticate(request(bad)); !errors.Is(err, jwtauth.ErrInvalidToken) {
+				t.Errorf("err = %v, want ErrInvalidToken", err)
+			}
 			// A cached key answers at once while the refresh hangs.
 			start = time.Now()
 			if _, err := f.auth.Authenticate(request(good)); err != nil {
