@@ -446,6 +446,18 @@ func TestIssuerDown(t *testing.T) {
 			t.Errorf("JWKS asked %d times, want 2", got)
 		}
 	})
+	t.Run("hanging with nothing cached", func(t *testing.T) {
+		f := newFixture(t, &jwtauth.Options{RefreshWait: 50 * time.Millisecond})
+		f.srv.holdFetches(t)
+		start := time.Now()
+		_, err := f.auth.Authenticate(request(f.rsa.sign(t, claims(f.clock))))
+		if !errors.Is(err, jwtauth.ErrUnavailable) {
+			t.Errorf("err = %v, want ErrUnavailable", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("the request waited %v", d)
+		}
+	})
 	t.Run("an unknown issuer is not unavailable", func(t *testing.T) {
 		f := newFixture(t, nil)
 		f.srv.down.Store(true)
