@@ -163,7 +163,7 @@ func (w *wrapper) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		if v != nil && s.rec.status == 0 {
 			s.rec.status = http.StatusInternalServerError
 		}
-		w.done(r2, s, time.Since(start))
+		w.done(r2, s, start, time.Since(start))
 		if v != nil {
 			panic(v)
 		}
@@ -172,7 +172,7 @@ func (w *wrapper) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 }
 
 // done records a served request.
-func (w *wrapper) done(r *http.Request, s *served, d time.Duration) {
+func (w *wrapper) done(r *http.Request, s *served, start time.Time, d time.Duration) {
 	route := s.info.route
 	if route == "" {
 		route = r.Pattern
@@ -194,10 +194,15 @@ func (w *wrapper) done(r *http.Request, s *served, d time.Duration) {
 		level = slog.LevelWarn
 	}
 	ctx := r.Context()
-	if !w.log.Enabled(ctx, level) {
+	h := w.log.Handler()
+	if !h.Enabled(ctx, level) {
 		return
 	}
-	w.log.LogAttrs(ctx, level, "http request",
+	// The record is built here rather than by Logger.LogAttrs, which would
+	// look up its caller's program counter on every request: the source of
+	// this line is always this function.
+	rec := slog.NewRecord(start.Add(d), level, "http request", 0)
+	rec.AddAttrs(
 		slog.String("method", r.Method),
 		slog.String("route", route),
 		slog.Int("status", status),
@@ -206,6 +211,7 @@ func (w *wrapper) done(r *http.Request, s *served, d time.Duration) {
 		slog.String("request_id", s.info.id),
 		slog.String("principal", s.info.principal),
 	)
+	_ = h.Handle(ctx, rec)
 }
 
 // routeName returns a mux pattern without its method and final "{$}".
