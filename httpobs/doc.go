@@ -30,10 +30,11 @@
 // message "http request" and the attributes method, route, status, bytes
 // (of the body written), duration, request_id and principal. Whether it is
 // text or JSON is the caller's choice of slog.Handler. The route is the
-// pattern the http.ServeMux inside matched (Go 1.22 sets
-// http.Request.Pattern on the request it is given; Wrap reads it from the
-// request it passed on, and Route or SetRoute carry it past a handler that
-// copies the request), so a user ID in the path never reaches the log.
+// pattern the router inside matched, as http.Request.Pattern (Go 1.22's
+// http.ServeMux sets it on the request it is given, and any router can;
+// Wrap reads it from the request it passed on, and Route or SetRoute carry
+// it past a handler that copies the request), so a user ID in the path
+// never reaches the log.
 // The principal is reported by the Authenticator through RecordPrincipal
 // (or SetPrincipal), since only the inner handler knows it. Bodies, query
 // strings, headers, tokens and the client's address are never logged: they

@@ -36,11 +36,12 @@ type Options struct {
 //
 //	method, route, status, bytes, duration, request_id, principal
 //
-// route is the pattern the http.ServeMux inside h matched, without its
-// method and with a final "{$}" dropped ("/users/{id}"), never the raw path;
-// it is read from the request Wrap passed on, so a handler in between that
-// copies the request (http.StripPrefix) must hand the pattern on with Route
-// or SetRoute. principal is the ID an Authenticator wrapped by
+// route is the http.Request.Pattern that the router inside h set (an
+// http.ServeMux does; another router should too), without its method and
+// with a final "{$}" dropped ("/users/{id}"), never the raw path. It is read
+// from the request Wrap passed on, so a handler in between that copies the
+// request (http.StripPrefix) must hand the pattern on with Route or
+// SetRoute; with no pattern, route is empty. principal is the ID an Authenticator wrapped by
 // RecordPrincipal (or a call to SetPrincipal) reported; empty when the
 // request was not authenticated. Bodies, query strings, headers and tokens
 // are never logged. A panic in h is logged and counted as a 500, then
