@@ -41,7 +41,8 @@ type Options struct {
 // with a final "{$}" dropped ("/users/{id}"), never the raw path. It is read
 // from the request Wrap passed on, so a handler in between that copies the
 // request (http.StripPrefix) must hand the pattern on with Route or
-// SetRoute; with no pattern, route is empty. principal is the ID an Authenticator wrapped by
+// SetRoute. When the handlers inside set none, route is the pattern of a
+// mux outside that routed to Wrap, if any, else empty. principal is the ID an Authenticator wrapped by
 // RecordPrincipal (or a call to SetPrincipal) reported; empty when the
 // request was not authenticated. Bodies, query strings, headers and tokens
 // are never logged. A panic in h is logged and counted as a 500, then
@@ -156,6 +157,7 @@ func (w *wrapper) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	rw.Header()[HeaderRequestID] = []string{rid}
 	s := &served{info: requestInfo{id: rid}, rec: responseRecorder{ResponseWriter: rw}}
 	r2 := r.WithContext(context.WithValue(r.Context(), infoKey{}, &s.info))
+	r2.Pattern = "" // the copy is ours: an outer mux's pattern must not pass for the inner router's
 	if w.metrics != nil {
 		w.metrics.inflight.Inc()
 	}
@@ -164,7 +166,7 @@ func (w *wrapper) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		if v != nil && s.rec.status == 0 {
 			s.rec.status = http.StatusInternalServerError
 		}
-		w.done(r2, s, start, time.Since(start))
+		w.done(r, r2, s, start, time.Since(start))
 		if v != nil {
 			panic(v)
 		}
@@ -173,10 +175,13 @@ func (w *wrapper) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 }
 
 // done records a served request.
-func (w *wrapper) done(r *http.Request, s *served, start time.Time, d time.Duration) {
+func (w *wrapper) done(outer, r *http.Request, s *served, start time.Time, d time.Duration) {
 	route := s.info.route
 	if route == "" {
 		route = r.Pattern
+	}
+	if route == "" {
+		route = outer.Pattern
 	}
 	route = routeName(route)
 	status := s.rec.status

@@ -122,24 +122,28 @@ func TestWrapRoute(t *testing.T) {
 		{"pattern with {$}", mux, "GET", "/users/U1/", "/users/{id}/", 200},
 		{"pattern without a method", mux, "POST", "/api/x/y", "/api/", 200},
 		{"pattern with a host", mux, "GET", "http://example.test/y", "example.test/{x}", 200},
-		{"no pattern matched", mux, "GET", "/nowhere", "", 404},
-		{"not a mux", http.HandlerFunc(ok), "GET", "/users/U1", "", 200},
-		{"StripPrefix hides the pattern", http.StripPrefix("/v1", inner), "PATCH", "/v1/users/U1", "", 200},
+		{"no pattern matched", mux, "GET", "/nowhere", "/", 404},
+		{"not a mux", http.HandlerFunc(ok), "GET", "/users/U1", "/", 200},
+		{"StripPrefix hides the pattern", http.StripPrefix("/v1", inner), "PATCH", "/v1/users/U1", "/", 200},
 		{"Route hands it on", http.StripPrefix("/v1", httpobs.Route(inner)), "PATCH", "/v1/users/U1", "/users/{id}", 200},
 		{"httpadapter", adapter, "GET", "/api/users/U01HZX6Q8W3V2KJ7D5N4B9C0AM0", "/api/users/{id}", 401},
 		{"httpadapter, trailing slash", adapter, "DELETE", "/api/users/U01HZX6Q8W3V2KJ7D5N4B9C0AM0/", "/api/users/{id}", 401},
 		{"httpadapter, 405", adapter, "PUT", "/api/users/", "/api/users", 405},
-		{"httpadapter, 404", adapter, "GET", "/elsewhere", "", 404},
+		{"httpadapter, 404", adapter, "GET", "/elsewhere", "/", 404},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			log, lines := logBuffer(t)
-			serve(httpobs.Wrap(tt.h, &httpobs.Options{Logger: log}), tt.method, tt.target, nil)
+			// Under an outer mux's catch-all, which must not pass for the
+			// route of the handler inside.
+			outer := http.NewServeMux()
+			outer.Handle("/", httpobs.Wrap(tt.h, &httpobs.Options{Logger: log}))
+			serve(outer, tt.method, tt.target, nil)
 			got := lines()
 			if len(got) != 1 {
 				t.Fatalf("%d lines, want 1", len(got))
 			}
-			if tt.h == adapter && tt.want != "" && got[0]["route"] == "" {
+			if tt.h == adapter && tt.want != "/" && got[0]["route"] == "/" {
 				// httpadapter routes without an http.ServeMux and does not
 				// set Request.Pattern yet (a one-line change in its route
 				// method); until it does there is no route to check.
@@ -149,6 +153,17 @@ func TestWrapRoute(t *testing.T) {
 				t.Errorf("route %q, status %v; want %q, %v", got[0]["route"], got[0]["status"], tt.want, tt.wantSts)
 			}
 		})
+	}
+}
+
+func TestWrapUnderAPattern(t *testing.T) {
+	// Wrap around a plain handler that a mux routed to: the mux's pattern.
+	log, lines := logBuffer(t)
+	outer := http.NewServeMux()
+	outer.Handle("DELETE /users/{id}", httpobs.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), &httpobs.Options{Logger: log}))
+	serve(outer, "DELETE", "/users/U01HZX6Q8W3V2KJ7D5N4B9C0AM0", nil)
+	if got := lines()[0]["route"]; got != "/users/{id}" {
+		t.Errorf("route %q, want /users/{id}", got)
 	}
 }
 
