@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
+	"net/url"
 	"runtime"
 	"strings"
 	"sync"
@@ -411,5 +413,144 @@ func TestCommitUnknown(t *testing.T) {
 	// The pool goes on.
 	if _, err := svc.Create(actx, user.Patch{ExternalID: user.Value("twice")}, nil); err != nil {
 		t.Errorf("Create after: %v", err)
+	}
+}
+
+// cutProxy forwards TCP connections on loopback to a server. Armed, it
+// forwards the next bytes a client sends, gives the server time to act on
+// them, then cuts that connection without passing the answer on: a commit
+// that happened, whose answer was lost.
+type cutProxy struct {
+	l     net.Listener
+	to    string
+	armed atomic.Bool
+}
+
+func newCutProxy(tb testing.TB, to string) *cutProxy {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := &cutProxy{l: l, to: to}
+	tb.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go p.serve(c)
+		}
+	}()
+	return p
+}
+
+func (p *cutProxy) addr() string { return p.l.Addr().String() }
+
+func (p *cutProxy) serve(client net.Conn) {
+	server, err := net.Dial("tcp", p.to)
+	if err != nil {
+		client.Close()
+		return
+	}
+	var cut atomic.Bool
+	go func() { // server to client
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := server.Read(buf)
+			if n > 0 && !cut.Load() {
+				if _, err := client.Write(buf[:n]); err != nil {
+					return
+				}
+			}
+			if err != nil {
+				client.Close()
+				return
+			}
+		}
+	}()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := client.Read(buf)
+		if n > 0 {
+			if p.armed.Swap(false) {
+				cut.Store(true)
+				server.Write(buf[:n])
+				time.Sleep(300 * time.Millisecond) // the server commits
+				client.Close()
+				server.Close()
+				return
+			}
+			if _, err := server.Write(buf[:n]); err != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	client.Close()
+	server.Close()
+}
+
+// TestCommitLostAnswer: the commit happens but its answer is lost: the
+// call fails with ErrCommitUnknown (not success, not ErrConflict), and the
+// user the failed Create made exists once — a retry on ErrConflict would
+// have made a second one.
+func TestCommitLostAnswer(t *testing.T) {
+	u, err := url.Parse(pgtest.DSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		t.Skip("needs a URL DSN to put a proxy in front of")
+	}
+	p := newCutProxy(t, u.Host)
+	u.Host = p.addr()
+	// One connection, on which a first round of each transaction has
+	// prepared the statements, so that the armed commit is one write.
+	s := openDSN(t, u.String(), &pgstore.Options{MaxConns: 1})
+	ctx := context.Background()
+	svc := user.NewService(s, nil)
+	actx := usertest.As(usertest.Admin)
+	warm := func() {
+		if err := s.Update(ctx, func(tx storage.Tx) error { return tx.Set([]byte("w"), nil) }); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Create(actx, user.Patch{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	warm()
+	pgstore.SetBeforeCommit(s, func(uint32) { p.armed.Store(true) })
+	err = s.Update(ctx, func(tx storage.Tx) error { return tx.Set([]byte("x"), []byte("1")) })
+	if !errors.Is(err, pgstore.ErrCommitUnknown) || errors.Is(err, storage.ErrConflict) {
+		t.Errorf("Update whose commit answer was lost: err = %v, want ErrCommitUnknown", err)
+	}
+	pgstore.SetBeforeCommit(s, nil)
+	err = s.View(ctx, func(tx storage.Tx) error {
+		v, err := tx.Get([]byte("x"))
+		if string(v) != "1" {
+			t.Errorf("after the lost answer, x = %q, %v; want the commit to have happened", v, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	warm()
+	pgstore.SetBeforeCommit(s, func(uint32) { p.armed.Store(true) })
+	_, err = svc.Create(actx, user.Patch{ExternalID: user.Value("once"), Email: user.Value("once@example.com")}, nil)
+	if !errors.Is(err, pgstore.ErrCommitUnknown) || errors.Is(err, user.ErrBusy) {
+		t.Errorf("Create whose commit answer was lost: err = %v, want ErrCommitUnknown", err)
+	}
+	pgstore.SetBeforeCommit(s, nil)
+	page, err := svc.Query(actx, "external_id eq 'once'", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page.Count != 1 {
+		t.Errorf("users with the external_id: %d, want 1", page.Count)
 	}
 }
