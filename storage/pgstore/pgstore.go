@@ -75,6 +75,7 @@ type Store struct {
 	commitTimeout time.Duration
 	closed        atomic.Bool
 	q             statements
+	table         string // quoted, qualified when Options.Schema is set
 
 	// beforeCommit, when set (by tests), runs just before the batch that
 	// carries a read-write transaction's COMMIT is sent, with the PID of
@@ -134,6 +135,7 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 		dialect:       o.Dialect,
 		commitTimeout: o.CommitTimeout,
 		q:             newStatements(o.Dialect, o.Schema, o.Table),
+		table:         qualify(o.Schema, o.Table),
 	}
 	if err := s.migrate(ctx, o.Schema, o.Table); err != nil {
 		pool.Close()

@@ -49,6 +49,9 @@ func (t *tx) finish() { t.done = true }
 // transaction).
 func (t *tx) release() {
 	t.done = true
+	if t.conn == nil {
+		return
+	}
 	if t.begun && !t.ended && !t.conn.Conn().IsClosed() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), 5*time.Second)
 		if _, err := t.conn.Exec(ctx, "ROLLBACK"); err != nil {
@@ -61,10 +64,39 @@ func (t *tx) release() {
 
 // read sends one query (with the BEGIN, if it is the transaction's first)
 // and calls each for every row.
+//
+// The first statement of a transaction is sent again, once, on a new
+// connection when its connection turns out to be dead (a pooled connection
+// that outlived a server restart): nothing of the transaction has happened
+// yet.
 func (t *tx) read(op, sql string, args []any, each func(pgx.Rows) error) error {
 	if t.err != nil {
 		return t.err
 	}
+	first := !t.begun
+	err := t.query(sql, args, each)
+	if err != nil && first && t.ctx.Err() == nil && transport(err) && t.conn.Conn().IsClosed() {
+		t.conn.Release()
+		conn, aerr := t.s.pool.Acquire(t.ctx)
+		if aerr != nil {
+			// release must not touch the old connection again.
+			t.conn, t.begun = nil, false
+			t.err = translate(t.ctx, op, phaseRead, aerr)
+			return t.err
+		}
+		t.conn, t.begun = conn, false
+		err = t.query(sql, args, each)
+	}
+	if err != nil {
+		t.err = translate(t.ctx, op, phaseRead, err)
+		return t.err
+	}
+	return nil
+}
+
+// query sends one query, with the BEGIN if it is the transaction's first,
+// and calls each for every row.
+func (t *tx) query(sql string, args []any, each func(pgx.Rows) error) error {
 	var (
 		br   pgx.BatchResults
 		rows pgx.Rows
@@ -104,11 +136,7 @@ func (t *tx) read(op, sql string, args []any, each func(pgx.Rows) error) error {
 			err = cerr
 		}
 	}
-	if err != nil {
-		t.err = translate(t.ctx, op, phaseRead, err)
-		return t.err
-	}
-	return nil
+	return err
 }
 
 // raw returns a new copy of column i of the current row (bytea, sent in
