@@ -331,7 +331,7 @@ func newStatements(d Dialect, schema, table string) statements {
 	t := qualify(schema, table)
 	q := statements{
 		beginRW: "BEGIN ISOLATION LEVEL SERIALIZABLE",
-		beginRO: "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY",
+		beginRO: "BEGIN ISOLATION LEVEL SERIALIZABLE, READ ONLY",
 		get:     "SELECT v FROM " + t + " WHERE k = $1",
 		getMany: "SELECT k, v FROM " + t + " WHERE k = ANY($1::bytea[])",
 		put:     "INSERT INTO " + t + " (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
