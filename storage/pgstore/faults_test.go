@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -552,5 +553,63 @@ func TestCommitLostAnswer(t *testing.T) {
 	}
 	if page.Count != 1 {
 		t.Errorf("users with the external_id: %d, want 1", page.Count)
+	}
+}
+
+// TestFailoverToStandby: after a failover the store's connections are cut
+// and new ones reach a server that is read-only (as a standby is, or was
+// until promoted): a write fails with ErrUnavailable, not ErrConflict, and
+// reads go on. (A database with default_transaction_read_only plays the
+// standby.)
+func TestFailoverToStandby(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		t.Skip("needs a URL DSN to name a database in")
+	}
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	db := fmt.Sprintf("standby%d_%d", os.Getpid(), tables.Add(1))
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		admin.Exec(ctx, "DROP DATABASE "+db+" WITH (FORCE)")
+	})
+	u.Path = "/" + db
+	app := "failover" + db
+	q := u.Query()
+	q.Set("application_name", app)
+	u.RawQuery = q.Encode()
+	s := openDSN(t, u.String(), nil)
+	if err := s.Update(ctx, func(tx storage.Tx) error { return tx.Set([]byte("a"), []byte("1")) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(ctx, "ALTER DATABASE "+db+" SET default_transaction_read_only = on"); err != nil {
+		t.Fatal(err)
+	}
+	terminate(t, dsn, app)
+	err = s.Update(ctx, func(tx storage.Tx) error {
+		if _, err := tx.Get([]byte("a")); err != nil {
+			return err
+		}
+		return tx.Set([]byte("b"), []byte("2"))
+	})
+	if !errors.Is(err, pgstore.ErrUnavailable) || errors.Is(err, storage.ErrConflict) || errors.Is(err, pgstore.ErrCommitUnknown) {
+		t.Errorf("write on the standby: err = %v, want ErrUnavailable", err)
+	}
+	err = s.View(ctx, func(tx storage.Tx) error {
+		_, err := tx.Get([]byte("a"))
+		return err
+	})
+	if err != nil {
+		t.Errorf("read on the standby: %v", err)
+	}
+	if _, err := admin.Exec(ctx, "ALTER DATABASE "+db+" RESET default_transaction_read_only"); err != nil {
+		t.Fatal(err)
 	}
 }
