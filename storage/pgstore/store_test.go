@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -348,5 +349,48 @@ func TestUnavailable(t *testing.T) {
 	})
 	if err != nil {
 		t.Errorf("Update after the restart: %v", err)
+	}
+}
+
+// TestConflictAtWrite: a serialization failure raised by a write of the
+// commit batch (a trigger plays it here) is ErrConflict, stores nothing,
+// and leaves the connection in the pool (rolled back, not closed).
+func TestConflictAtWrite(t *testing.T) {
+	s := openDSN(t, pgtest.DSN(t), &pgstore.Options{MaxConns: 1})
+	ctx := context.Background()
+	fn := "boom_" + strings.Trim(pgstore.TableName(s), `"`)
+	_, err := s.Pool().Exec(ctx, `CREATE FUNCTION `+fn+`() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'injected' USING ERRCODE = '40001'; END $$`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Pool().Exec(ctx, "DROP FUNCTION IF EXISTS "+fn+" CASCADE") })
+	_, err = s.Pool().Exec(ctx, `CREATE TRIGGER boom BEFORE INSERT ON `+pgstore.TableName(s)+
+		` FOR EACH ROW WHEN (NEW.k = '\x626f6f6d'::bytea) EXECUTE FUNCTION `+fn+`()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := s.Pool().Stat().NewConnsCount()
+	for range 3 {
+		err := s.Update(ctx, func(tx storage.Tx) error {
+			if _, err := tx.Get([]byte("x")); !errors.Is(err, storage.ErrNotFound) {
+				return err
+			}
+			tx.Set([]byte("a"), nil)
+			return tx.Set([]byte("boom"), nil)
+		})
+		if !errors.Is(err, storage.ErrConflict) {
+			t.Errorf("Update whose write fails with 40001: err = %v, want ErrConflict", err)
+		}
+	}
+	err = s.View(ctx, func(tx storage.Tx) error {
+		_, err := tx.Get([]byte("a"))
+		return err
+	})
+	if !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("Get of a key of the failed Update: err = %v, want ErrNotFound", err)
+	}
+	if n := s.Pool().Stat().NewConnsCount(); n != conns {
+		t.Errorf("the pool opened %d new connections after failed commits, want 0", n-conns)
 	}
 }

@@ -290,7 +290,6 @@ var errRolledBack = errors.New("pgstore: commit: the server rolled the transacti
 // commit sends the buffered writes and the COMMIT in one batch (with the
 // BEGIN, if nothing was read) and classifies its failure.
 func (t *tx) commit() error {
-	t.ended = true
 	if !t.begun && len(t.writes) == 0 {
 		return nil // nothing was sent
 	}
@@ -337,14 +336,18 @@ func (t *tx) commit() error {
 	if !t.readOnly {
 		ph = phaseCommit
 	}
+	// The transaction has ended unless a statement before the COMMIT
+	// failed on the server, which then skipped the COMMIT and left the
+	// transaction aborted: release rolls it back, so that the connection
+	// goes back to the pool instead of being closed.
+	t.ended = true
 	for i := range b.Len() {
 		tag, e := br.Exec()
 		if e != nil {
 			err = e
 			if i < b.Len()-1 && isServerError(e) {
-				// A write failed on the server, which then skipped the
-				// COMMIT: the transaction is rolled back.
 				ph = phaseRead
+				t.ended = false
 			}
 			break
 		}
