@@ -222,22 +222,34 @@ func parallel(workers, n int, op func(i int)) time.Duration {
 // (target ≥ 50%). "sequential" creates the users of benchCreatePatch, whose
 // emails and external IDs are consecutive, so that concurrent Creates claim
 // values on the same index page; "random" gives each user a random email
-// and external ID, as real sign-ups have. PostgreSQL's serializable read
-// locks are on index pages, so the first makes conflicts (and retries) that
-// the second mostly does not.
+// and external ID, as real sign-ups have; "random-over-20k" does so in a
+// store that has 20,000 users already (and a raw table of as many rows).
+// PostgreSQL's serializable read locks are on index pages: concurrent
+// Creates whose uniqueness claims read the same page conflict, and are run
+// again, which is most of them while the claims fit in a few pages.
 func BenchmarkServiceCreateDurable32(b *testing.B) {
 	const workers = 32
-	for _, values := range []string{"sequential", "random"} {
+	for _, values := range []string{"sequential", "random", "random-over-20k"} {
 		b.Run(values, func(b *testing.B) {
 			c := pgtest.New(b, nil)
 			pool, table := rawTable(b, c.DSN(), workers)
 			st := openDSN(b, c.DSN(), &pgstore.Options{MaxConns: workers})
+			if values == "random-over-20k" {
+				// A store that has users already, and a raw table of as
+				// many rows.
+				populate(b, st, 20000)
+				_, err := pool.Exec(context.Background(), "INSERT INTO "+table+" SELECT k, v FROM "+pgstore.TableName(st))
+				if err != nil {
+					b.Fatal(err)
+				}
+				pool.Exec(context.Background(), "ANALYZE")
+			}
 			svc := user.NewService(st, nil)
 			ctx := usertest.As(usertest.Admin)
 			patches := make([]user.Patch, b.N)
 			for i := range patches {
 				patches[i] = benchCreatePatch(i)
-				if values == "random" {
+				if values != "sequential" {
 					r := rand.Text()
 					patches[i].Email = user.Value(strings.ToLower(r[:12]) + "@example.com")
 					patches[i].ExternalID = user.Value(r[12:])
