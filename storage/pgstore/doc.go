@@ -43,7 +43,12 @@
 // Those read locks are on index pages, not keys, so two transactions that
 // read and write neighbouring keys may conflict without touching the same
 // key: more ErrConflict than Badger or memstore return (package user runs
-// such transactions again), and the fewer the more the table grows. A
+// such transactions again), and the fewer the more the table grows. It is
+// the main cost of concurrent writes: 32 goroutines creating users with
+// random emails on a durable server, over a store of 20,000 users, saw
+// about two failed attempts per Create (6,196 conflicts in 9,196 attempts),
+// since every Create reads the index pages of its uniqueness claims and
+// the others write into them. A
 // transaction that reads many pages of one table has its locks promoted to a
 // lock of the table (PostgreSQL's max_pred_locks_per_relation, by default
 // half of max_pred_locks_per_transaction, 64): a deployment with large
