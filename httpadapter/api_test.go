@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -662,5 +663,37 @@ func TestEmbedSnapshot(t *testing.T) {
 		if g8 != g1 {
 			t.Errorf("%s: %d and %d single-key reads for 1 and 8 embedded users, want no more for 8", tt.name, g1, g8)
 		}
+	}
+}
+
+type unavailableErr struct{}
+
+func (unavailableErr) Error() string     { return "keys unavailable" }
+func (unavailableErr) Unavailable() bool { return true }
+
+// TestAuthenticatorUnavailable: an authenticator that cannot check tokens
+// at all makes a 503, not a 401.
+func TestAuthenticatorUnavailable(t *testing.T) {
+	e := newEnv(t, &Options{Authenticator: AuthenticatorFunc(func(*http.Request) (user.Principal, error) {
+		return user.Principal{}, fmt.Errorf("checking: %w", unavailableErr{})
+	})})
+	r := e.do(req{method: "GET", path: "/users/", token: "any"})
+	if r.status != 503 || r.header.Get("Retry-After") == "" {
+		t.Errorf("GET with an unavailable authenticator: %d %s (Retry-After %q), want 503", r.status, r.body, r.header.Get("Retry-After"))
+	}
+}
+
+// TestRequestPattern: the handler sets http.Request.Pattern to the route,
+// as http.ServeMux does, for request logs and metrics.
+func TestRequestPattern(t *testing.T) {
+	var seen string
+	h := New(user.NewService(memstore.New(), nil), &Options{Authenticator: AuthenticatorFunc(func(r *http.Request) (user.Principal, error) {
+		seen = r.Pattern
+		return user.Principal{}, errors.New("no")
+	})})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/users/U01ARZ3NDEKTSV4RRFFQ69G5FAV/versions", nil))
+	if seen != "/users/{id}/versions" {
+		t.Errorf("Pattern = %q, want /users/{id}/versions", seen)
 	}
 }

@@ -11,7 +11,11 @@ import (
 // An Authenticator turns a request into the Principal it runs on behalf of.
 // Authenticate returns an error when the request carries no valid
 // credentials; the handler then answers 401 with WWW-Authenticate: Bearer
-// and does not look at the error's text. Implementations must be safe for
+// and does not look at the error's text. An error that has a method
+// Unavailable() bool returning true (anywhere in its chain) means that
+// credentials cannot be checked at all just now (a JWT issuer's keys cannot
+// be fetched, as jwtauth.ErrUnavailable): the answer is then 503 with
+// Retry-After. Implementations must be safe for
 // concurrent use and must not read the request body.
 type Authenticator interface {
 	Authenticate(r *http.Request) (user.Principal, error)

@@ -38,6 +38,10 @@ func (e *requestError) Error() string {
 
 // errUnauthenticated is the error of an Authenticator that found no valid
 // credentials; any error an Authenticator returns is treated the same.
+// errAuthUnavailable: the authenticator cannot check tokens now (see
+// Authenticator).
+var errAuthUnavailable = &requestError{status: http.StatusServiceUnavailable, msg: "the identity provider's signing keys cannot be fetched; try again shortly"}
+
 var errUnauthenticated = errors.New("httpadapter: missing or invalid bearer token")
 
 // problem is the JSON body of every error response.

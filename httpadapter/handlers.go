@@ -3,6 +3,7 @@ package httpadapter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -18,6 +19,13 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (context.
 	}
 	p, err := h.auth.Authenticate(r)
 	if err != nil {
+		// An authenticator that cannot check tokens at all (its issuer's
+		// keys are unavailable) says so, and the answer is 503, not 401.
+		var u interface{ Unavailable() bool }
+		if errors.As(err, &u) && u.Unavailable() {
+			h.fail(w, r, errAuthUnavailable)
+			return nil, false
+		}
 		h.fail(w, r, errUnauthenticated)
 		return nil, false
 	}

@@ -174,10 +174,11 @@ var routes = []route{
 // reaches the collection, and it answers an unclean path (/users/.,
 // /users//x) with a redirect in HTML.
 type template struct {
-	path  string   // as in routes, relative to the base
-	segs  []string // the base's segments, then the path's; {id} and {n} are parameters
-	ops   map[string]func(h *handler, w http.ResponseWriter, r *http.Request)
-	allow *requestError // the 405 of another method
+	path    string   // as in routes, relative to the base
+	pattern string   // the base and path: http.Request.Pattern, for logs and metrics
+	segs    []string // the base's segments, then the path's; {id} and {n} are parameters
+	ops     map[string]func(h *handler, w http.ResponseWriter, r *http.Request)
+	allow   *requestError // the 405 of another method
 }
 
 // build groups the routes into templates under the base path.
@@ -191,7 +192,7 @@ func (h *handler) build() {
 	for _, rt := range routes {
 		t := byPath[rt.path]
 		if t == nil {
-			t = &template{path: rt.path, ops: map[string]func(*handler, http.ResponseWriter, *http.Request){}}
+			t = &template{path: rt.path, pattern: h.base + rt.path, ops: map[string]func(*handler, http.ResponseWriter, *http.Request){}}
 			t.segs = append(slices.Clip(base), strings.Split(rt.path[1:], "/")...)
 			byPath[rt.path] = t
 			h.templates = append(h.templates, t)
@@ -266,6 +267,7 @@ func (h *handler) route(r *http.Request) (func(*handler, http.ResponseWriter, *h
 	if t == nil {
 		return nil, h.notFound
 	}
+	r.Pattern = t.pattern // as http.ServeMux sets it: request logs and metrics label by it
 	for i, s := range t.segs {
 		switch s {
 		case "{id}":
