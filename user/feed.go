@@ -330,7 +330,7 @@ func (s *Service) sequence(ctx context.Context, tenant string) error {
 	prefix := appendTenant(nil, tenant, kindPending)
 	for {
 		moved := 0
-		err := s.update(ctx, func(tx storage.Tx) error {
+		err := s.update(ctx, "sequence_feed", func(tx storage.Tx) error {
 			moved = 0
 			q, err := readSequence(tx, tenant)
 			if err != nil {
@@ -538,7 +538,7 @@ func (s *Service) SweepChanges(ctx context.Context) (int, error) {
 	total := 0
 	for {
 		n, done := 0, false
-		err := s.update(ctx, func(tx storage.Tx) error {
+		err := s.update(ctx, "sweep_changes", func(tx storage.Tx) error {
 			n, done = 0, false
 			q, err := readSequence(tx, pr.Tenant)
 			if err != nil {

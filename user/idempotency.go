@@ -219,7 +219,7 @@ func (s *Service) SweepIdempotencyKeys(ctx context.Context) (int, error) {
 	total := 0
 	for {
 		n := 0
-		err := s.update(ctx, func(tx storage.Tx) error {
+		err := s.update(ctx, "sweep_idempotency_keys", func(tx storage.Tx) error {
 			n = 0
 			it := storage.IterateKeys(tx, storage.Range{Prefix: prefix, End: end})
 			var keys [][]byte

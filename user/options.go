@@ -54,6 +54,13 @@ type Options struct {
 	// commits, and polls for those of other processes sharing the store.
 	// Default DefaultFeedPollInterval.
 	FeedPollInterval time.Duration
+	// OnWrite, when not nil, is called after each read-write call ends
+	// its transaction, for metrics: op is "create", "patch", "delete",
+	// "restore", "sequence_feed", "sweep_changes" or
+	// "sweep_idempotency_keys"; retries is how many storage conflicts it
+	// ran again after; err is its result (nil, or an error wrapping
+	// ErrBusy, …). It runs on the caller's goroutine and must be quick.
+	OnWrite func(op string, retries int, err error)
 }
 
 // DefaultFeedPollInterval is the default of Options.FeedPollInterval.

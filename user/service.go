@@ -27,6 +27,7 @@ type Service struct {
 	maxRetries   int
 	walkWindow   int
 	idemTTL      time.Duration
+	onWrite      func(op string, retries int, err error)
 	retention    time.Duration
 	feedPoll     time.Duration
 	commits      signal // fired after every committed write
@@ -50,6 +51,7 @@ func NewService(store storage.Store, opts *Options) *Service {
 		maxRetries:   opts.MaxRetries,
 		walkWindow:   opts.IndexWalkWindow,
 		idemTTL:      opts.IdempotencyTTL,
+		onWrite:      opts.OnWrite,
 	}
 	if s.idemTTL <= 0 {
 		s.idemTTL = DefaultIdempotencyTTL
@@ -143,9 +145,14 @@ func checkID(id string) error {
 }
 
 // update runs fn in a read-write transaction, again after a storage
-// conflict, at most maxRetries more times, with a growing random pause.
-func (s *Service) update(ctx context.Context, fn func(storage.Tx) error) error {
-	for attempt := 0; ; attempt++ {
+// conflict, at most maxRetries more times, with a growing random pause. op
+// names the call for Options.OnWrite.
+func (s *Service) update(ctx context.Context, op string, fn func(storage.Tx) error) (err error) {
+	attempt := 0
+	if s.onWrite != nil {
+		defer func() { s.onWrite(op, attempt, err) }()
+	}
+	for ; ; attempt++ {
 		err := s.store.Update(ctx, fn)
 		if err == nil {
 			s.commits.fire()
@@ -284,7 +291,7 @@ func (s *Service) Create(ctx context.Context, p Patch, opts *CreateOptions) (*Us
 		u.IDPUserID = &idpID
 	}
 	var again *User
-	err = s.update(ctx, func(tx storage.Tx) error {
+	err = s.update(ctx, "create", func(tx storage.Tx) error {
 		var err error
 		if again, err = m.earlier(tx, true); err != nil || again != nil {
 			return err
@@ -509,7 +516,7 @@ func (o *WriteOptions) mismatch(current int64) error {
 // inside the transaction, mutate returns the next record from the current
 // one (or the current one itself for no change). A deleted user is
 // ErrNotFound unless restoring (Restore's change of a deleted user).
-func (s *Service) change(ctx context.Context, resolve func(storage.Tx, *Principal) (string, error), opts *WriteOptions, restoring bool, mutate func(cur *User) (*User, error)) (*User, error) {
+func (s *Service) change(ctx context.Context, op string, resolve func(storage.Tx, *Principal) (string, error), opts *WriteOptions, restoring bool, mutate func(cur *User) (*User, error)) (*User, error) {
 	pr, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -522,7 +529,7 @@ func (s *Service) change(ctx context.Context, resolve func(storage.Tx, *Principa
 		m = s.idem(pr, opts.Idempotency)
 	}
 	var out *User
-	err = s.update(ctx, func(tx storage.Tx) error {
+	err = s.update(ctx, op, func(tx storage.Tx) error {
 		var err error
 		if out, err = m.earlier(tx, true); err != nil || out != nil {
 			return err
@@ -606,7 +613,7 @@ func (s *Service) patch(ctx context.Context, resolve func(storage.Tx, *Principal
 	if err := s.check(&p, false); err != nil {
 		return nil, err
 	}
-	return s.change(ctx, resolve, opts, false, func(cur *User) (*User, error) {
+	return s.change(ctx, "patch", resolve, opts, false, func(cur *User) (*User, error) {
 		return s.apply(cur, &p)
 	})
 }
@@ -646,7 +653,7 @@ func (s *Service) Delete(ctx context.Context, id string, opts *WriteOptions) (*U
 	if err != nil {
 		return nil, err
 	}
-	return s.change(ctx, resolve, opts, false, func(cur *User) (*User, error) {
+	return s.change(ctx, "delete", resolve, opts, false, func(cur *User) (*User, error) {
 		next := cur.Clone()
 		next.Deleted = true
 		return next, nil
@@ -661,7 +668,7 @@ func (s *Service) Restore(ctx context.Context, id string, opts *WriteOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	return s.change(ctx, resolve, opts, true, func(cur *User) (*User, error) {
+	return s.change(ctx, "restore", resolve, opts, true, func(cur *User) (*User, error) {
 		next := cur.Clone()
 		next.Deleted = false
 		return next, nil

@@ -2,6 +2,7 @@ package usertest
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -193,5 +194,23 @@ func testExpectedVersions(t *testing.T, open Opener) {
 	}
 	if _, err := s.Delete(As(Admin), u.ID, &user.WriteOptions{ExpectedVersion: 2, ExpectedVersions: []int64{1}}); !errors.As(err, &vm) {
 		t.Errorf("ExpectedVersion 2 and ExpectedVersions [1] of version 2: %v, want a version mismatch", err)
+	}
+}
+
+// testOnWrite: Options.OnWrite hears of every write call, its retries
+// and its result.
+func testOnWrite(t *testing.T, open Opener) {
+	var got []string
+	s := NewService(t, open, &user.Options{OnWrite: func(op string, retries int, err error) {
+		got = append(got, fmt.Sprintf("%s %v", op, err == nil))
+	}})
+	u := mustCreate(t, s, Admin, user.Patch{})
+	s.Patch(As(Admin), u.ID, user.Patch{FirstName: user.Value("x")}, nil)
+	s.Delete(As(Admin), u.ID, nil)
+	s.Delete(As(Admin), u.ID, nil) // not found
+	s.Restore(As(Admin), u.ID, nil)
+	want := []string{"create true", "patch true", "delete true", "delete false", "restore true"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("OnWrite calls (-want +got):\n%s", diff)
 	}
 }

@@ -134,6 +134,7 @@ func Run(t *testing.T, open Opener) {
 		{"PrincipalGroups", testPrincipalGroups},
 		{"Embedded", testEmbedded},
 		{"ExpectedVersions", testExpectedVersions},
+		{"OnWrite", testOnWrite},
 		{"Idempotency", testIdempotency},
 		{"IdempotencyConcurrent", testIdempotencyConcurrent},
 		{"IdempotencyExpiry", testIdempotencyExpiry},
