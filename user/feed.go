@@ -163,6 +163,14 @@ func readSequence(tx storage.Tx, tenant string) (sequence, error) {
 	if err != nil {
 		return sequence{}, err
 	}
+	return decodeSequence(b)
+}
+
+// decodeSequence decodes the state's value (nil: no state yet).
+func decodeSequence(b []byte) (sequence, error) {
+	if b == nil {
+		return sequence{}, nil
+	}
 	if len(b) != sequenceSize {
 		return sequence{}, fmt.Errorf("user: corrupt feed state %q", b)
 	}
@@ -239,8 +247,9 @@ func eventKey(tenant string, pos uint64) []byte {
 }
 
 // writeEvent stores the pending event of the change from prev (nil for a
-// create) to next, in the change's transaction.
-func writeEvent(tx storage.Tx, tenant string, prev, next *User) error {
+// create) to next, in the change's transaction, which has read the feed's
+// state q.
+func writeEvent(tx storage.Tx, tenant string, q sequence, prev, next *User) error {
 	ev := &Event{UserID: next.ID, Version: next.Version, Time: next.VersionDatetime, AuthoredBy: next.VersionAuthoredByUserID}
 	switch {
 	case prev == nil:
@@ -255,10 +264,6 @@ func writeEvent(tx storage.Tx, tenant string, prev, next *User) error {
 	}
 	if prev != nil {
 		ev.Fields = changedFields(prev, next)
-	}
-	q, err := readSequence(tx, tenant)
-	if err != nil {
-		return err
 	}
 	at := max(uint64(ev.Time.UnixMicro()), q.mark)
 	return tx.Set(pendingKey(tenant, at, ev), encodePending(make([]byte, 0, 48), ev))

@@ -317,15 +317,6 @@ func (s *Service) Create(ctx context.Context, p Patch, opts *CreateOptions) (*Us
 // with a *ConflictError if a unique value of next belongs to another user,
 // and with an error if a new user's ID from Options.NewID is taken.
 func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
-	if prev == nil && s.checkNewIDs {
-		_, err := tx.Get(headKey(tenant, next.ID))
-		if err == nil {
-			return fmt.Errorf("user: the new ID %s is already in use: Options.NewID must not repeat IDs", next.ID)
-		}
-		if !errors.Is(err, storage.ErrNotFound) {
-			return err
-		}
-	}
 	// Only the entries that differ are written: a patch that leaves the
 	// indexed fields and the state alone writes none.
 	var old []indexEntry
@@ -333,6 +324,42 @@ func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
 		old = entries(make([]indexEntry, 0, 8+len(prev.ReadableBy)), tenant, prev)
 	}
 	cur := entries(make([]indexEntry, 0, 8+len(next.ReadableBy)), tenant, next)
+	oldIndex := func(e indexEntry) int {
+		return slices.IndexFunc(old, func(o indexEntry) bool { return bytes.Equal(e.key, o.key) })
+	}
+	// Everything the write must read, in one batched read (one round trip
+	// on a networked store): the feed's state, the unique values it claims
+	// and, for a caller's ID source, the new ID's head.
+	reads := [][]byte{appendTenant(nil, tenant, kindSequence)}
+	var claims []indexEntry
+	for _, e := range cur {
+		if e.claims != nil && oldIndex(e) < 0 {
+			claims = append(claims, e)
+			reads = append(reads, e.key)
+		}
+	}
+	checkID := prev == nil && s.checkNewIDs
+	if checkID {
+		reads = append(reads, headKey(tenant, next.ID))
+	}
+	values, err := storage.GetMany(tx, reads)
+	if err != nil {
+		return err
+	}
+	if checkID && values[len(values)-1] != nil {
+		return fmt.Errorf("user: the new ID %s is already in use: Options.NewID must not repeat IDs", next.ID)
+	}
+	for i, e := range claims {
+		if v := values[1+i]; v != nil {
+			if owner, _, ok := entryOwner(e.key, v, true); !ok || string(owner) != next.ID {
+				return &ConflictError{Field: e.claims.name, Reason: ReasonDuplicate}
+			}
+		}
+	}
+	q, err := decodeSequence(values[0])
+	if err != nil {
+		return err
+	}
 	for _, o := range old {
 		if !slices.ContainsFunc(cur, func(e indexEntry) bool { return bytes.Equal(e.key, o.key) }) {
 			if err := tx.Delete(o.key); err != nil {
@@ -341,20 +368,14 @@ func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
 		}
 	}
 	for _, e := range cur {
-		i := slices.IndexFunc(old, func(o indexEntry) bool { return bytes.Equal(e.key, o.key) })
-		if i >= 0 && bytes.Equal(old[i].value, e.value) {
+		if i := oldIndex(e); i >= 0 && bytes.Equal(old[i].value, e.value) {
 			continue
-		}
-		if i < 0 && e.claims != nil {
-			if err := claim(tx, e.claims, e.key, next.ID); err != nil {
-				return err
-			}
 		}
 		if err := tx.Set(e.key, e.value); err != nil {
 			return err
 		}
 	}
-	if err := writeEvent(tx, tenant, prev, next); err != nil {
+	if err := writeEvent(tx, tenant, q, prev, next); err != nil {
 		return err
 	}
 	// The head is the latest version; the one it supersedes moves under
