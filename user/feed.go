@@ -475,7 +475,7 @@ func (s *Service) Changes(ctx context.Context, opts *ChangesOptions) (*ChangePag
 // changes reads one page after sequencing what is pending.
 func (s *Service) changes(ctx context.Context, tenant string, after uint64, limit int, o *ChangesOptions) (*ChangePage, error) {
 	var pending bool
-	if err := s.store.View(ctx, func(tx storage.Tx) (err error) { pending, err = hasPending(tx, tenant); return err }); err != nil {
+	if err := s.view(ctx, func(tx storage.Tx) (err error) { pending, err = hasPending(tx, tenant); return err }); err != nil {
 		return nil, err
 	}
 	// Sequencing can lose to writers again and again on a store whose
@@ -491,8 +491,9 @@ func (s *Service) changes(ctx context.Context, tenant string, after uint64, limi
 			return nil, err
 		}
 	}
-	cp := &ChangePage{Next: feedCursor(after), More: busy}
-	err := s.store.View(ctx, func(tx storage.Tx) error {
+	var cp *ChangePage
+	err := s.view(ctx, func(tx storage.Tx) error {
+		cp = &ChangePage{Next: feedCursor(after), More: busy} // afresh on a retry
 		q, err := readSequence(tx, tenant)
 		if err != nil {
 			return err

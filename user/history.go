@@ -82,7 +82,8 @@ func (s *Service) Versions(ctx context.Context, id string, opts *PageOptions) (*
 		return nil, err
 	}
 	page := &VersionPage{Offset: o.Offset}
-	err = s.store.View(ctx, func(tx storage.Tx) error {
+	err = s.view(ctx, func(tx storage.Tx) error {
+		page.Versions = page.Versions[:0] // afresh on a retry
 		head, err := s.readable(tx, pr, id, o.IncludeDeleted)
 		if err != nil {
 			return err
@@ -144,7 +145,7 @@ func (s *Service) versionsOf(ctx context.Context, id string, opts *GetOptions, v
 		return nil, err
 	}
 	us := make([]*User, len(versions))
-	err = s.store.View(ctx, func(tx storage.Tx) error {
+	err = s.view(ctx, func(tx storage.Tx) error {
 		head, err := s.readable(tx, pr, id, opts.includeDeleted())
 		if err != nil {
 			return err

@@ -276,12 +276,13 @@ func (s *Service) Query(ctx context.Context, q string, opts *QueryOptions) (*Pag
 		return nil, err
 	}
 	_, walk := s.planFor(c, o)
-	r := &run{ctx: ctx, c: c, pr: pr, opts: o}
 	var (
+		r      *run
 		emb    []*User
 		cursor string
 	)
-	err = s.store.View(ctx, func(tx storage.Tx) error {
+	err = s.view(ctx, func(tx storage.Tx) error {
+		r = &run{ctx: ctx, c: c, pr: pr, opts: o} // afresh on a retry
 		if err := r.exec(tx, walk); err != nil {
 			return err
 		}

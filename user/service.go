@@ -144,6 +144,25 @@ func checkID(id string) error {
 	return nil
 }
 
+// view runs fn in a read-only transaction, again after a storage conflict
+// (a networked store's serializable reads can fail too: PostgreSQL may
+// abort a read-only transaction that would see an inconsistent state), at
+// most maxRetries more times.
+func (s *Service) view(ctx context.Context, fn func(storage.Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		err := s.store.View(ctx, fn)
+		if err == nil || !errors.Is(err, storage.ErrConflict) {
+			return err
+		}
+		if attempt >= s.maxRetries {
+			return fmt.Errorf("%w: %w", ErrBusy, err)
+		}
+		if err := pause(ctx, attempt); err != nil {
+			return err
+		}
+	}
+}
+
 // update runs fn in a read-write transaction, again after a storage
 // conflict, at most maxRetries more times, with a growing random pause. op
 // names the call for Options.OnWrite.
@@ -164,14 +183,22 @@ func (s *Service) update(ctx context.Context, op string, fn func(storage.Tx) err
 		if attempt >= s.maxRetries {
 			return fmt.Errorf("%w: %w", ErrBusy, err)
 		}
-		pause := time.Duration(rand.Int64N(int64(50*time.Microsecond) << min(attempt, 8)))
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := pause(ctx, attempt); err != nil {
+			return err
 		}
+	}
+}
+
+// pause waits a growing random time before a transaction runs again, or
+// returns ctx.Err().
+func pause(ctx context.Context, attempt int) error {
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(50*time.Microsecond) << min(attempt, 8))))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
@@ -263,7 +290,7 @@ func (s *Service) Create(ctx context.Context, p Patch, opts *CreateOptions) (*Us
 		// Refuse a taken value, or answer a retry, before a login is
 		// created (the write checks again, in its own transaction).
 		var again *User
-		err := s.store.View(ctx, func(tx storage.Tx) error {
+		err := s.view(ctx, func(tx storage.Tx) error {
 			var err error
 			if again, err = m.earlier(tx, false); err != nil || again != nil {
 				return err
@@ -442,7 +469,7 @@ func (s *Service) Get(ctx context.Context, id string, opts *GetOptions) (*User, 
 		return nil, err
 	}
 	var u *User
-	err = s.store.View(ctx, func(tx storage.Tx) error {
+	err = s.view(ctx, func(tx storage.Tx) error {
 		u, err = s.readable(tx, pr, id, opts.includeDeleted())
 		return err
 	})
@@ -472,7 +499,7 @@ func (s *Service) GetEmbedded(ctx context.Context, id string, opts *GetOptions) 
 		u   *User
 		emb []*User
 	)
-	err = s.store.View(ctx, func(tx storage.Tx) error {
+	err = s.view(ctx, func(tx storage.Tx) error {
 		if u, err = s.readable(tx, pr, id, opts.includeDeleted()); err != nil {
 			return err
 		}
