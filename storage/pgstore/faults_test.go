@@ -269,7 +269,7 @@ func TestKillServer(t *testing.T) {
 		t.Error("no write failed: the kill was not in the middle of the load")
 	}
 	for _, a := range acks {
-		got, err := svc.GetVersion(ctx, a.id, a.version)
+		got, err := svc.GetVersion(ctx, a.id, a.version, &user.GetOptions{IncludeDeleted: true})
 		if err != nil {
 			t.Errorf("acknowledged %s version %d: %v", a.id, a.version, err)
 			continue
