@@ -33,6 +33,18 @@ func envName(flagName string) string {
 // set. It returns flag.ErrHelp after printing the usage to out for -h.
 func parseFlags(args []string, getenv func(string) string, out io.Writer) (*config, error) {
 	c := &config{}
+	fs := newFlagSet(c, out)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := c.fromEnv(fs, getenv); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// newFlagSet returns the server's flags, setting c.
+func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen `address` of the API, health checks and (without -metrics-addr) metrics; port 0 picks one")
@@ -51,11 +63,14 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*conf
 	fs.DurationVar(&c.sweepInterval, "sweep-interval", time.Hour, "how often to delete the expired idempotency keys and change events of every known tenant\n(the tenants of -tokens, -config and -tenant); 0 never sweeps")
 	fs.DurationVar(&c.idempotencyTTL, "idempotency-ttl", 24*time.Hour, "how long an Idempotency-Key answers retries with its first response")
 	fs.Usage = func() { usage(fs) }
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
+	return fs
+}
+
+// fromEnv sets the flags of fs that its arguments did not set from their
+// environment variables, and checks the combination.
+func (c *config) fromEnv(fs *flag.FlagSet, getenv func(string) string) error {
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	args0 := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { args0[f.Name] = true })
@@ -71,25 +86,25 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*conf
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return err
 	}
 	c.given = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { c.given[f.Name] = true })
 	switch {
 	case c.given["pg"] && c.given["data"]:
-		return nil, errors.New("-pg and -data are exclusive: the store is either PostgreSQL or Badger")
+		return errors.New("-pg and -data are exclusive: the store is either PostgreSQL or Badger")
 	case c.given["pg"] && c.noSync:
-		return nil, errors.New("-nosync is for Badger (-data), not -pg")
+		return errors.New("-nosync is for Badger (-data), not -pg")
 	case c.given["config"] && c.given["tokens"]:
-		return nil, errors.New("-config and -tokens are exclusive: tokens are either JWTs or static")
+		return errors.New("-config and -tokens are exclusive: tokens are either JWTs or static")
 	case c.logFormat != "text" && c.logFormat != "json":
-		return nil, fmt.Errorf("-log-format %q: want text or json", c.logFormat)
+		return fmt.Errorf("-log-format %q: want text or json", c.logFormat)
 	case c.sweepInterval < 0:
-		return nil, fmt.Errorf("-sweep-interval %v: want 0 (off) or a positive duration", c.sweepInterval)
+		return fmt.Errorf("-sweep-interval %v: want 0 (off) or a positive duration", c.sweepInterval)
 	case c.idempotencyTTL <= 0:
-		return nil, fmt.Errorf("-idempotency-ttl %v: want a positive duration", c.idempotencyTTL)
+		return fmt.Errorf("-idempotency-ttl %v: want a positive duration", c.idempotencyTTL)
 	}
-	return c, nil
+	return nil
 }
 
 // valueHint says what a flag's value should look like.

@@ -383,12 +383,16 @@ func TestRunHelp(t *testing.T) {
 			t.Errorf("-h lacks %q", want)
 		}
 	}
-	// Each flag listed has its variable.
+	// Every flag of the server is listed, with its variable.
+	listed := map[string]bool{}
 	for _, m := range names {
-		if !strings.Contains(out.String(), "env "+envName(m[1])) {
-			t.Errorf("-%s without its variable", m[1])
-		}
+		listed[m[1]] = true
 	}
+	newFlagSet(&config{}, io.Discard).VisitAll(func(f *flag.Flag) {
+		if !listed[f.Name] || !strings.Contains(out.String(), "env "+envName(f.Name)+",") {
+			t.Errorf("-h does not list -%s with %s", f.Name, envName(f.Name))
+		}
+	})
 }
 
 // TestRunSweeps checks that the server sweeps the expired idempotency keys
