@@ -90,6 +90,20 @@ func (c *config) fromEnv(fs *flag.FlagSet, getenv func(string) string) error {
 	}
 	c.given = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { c.given[f.Name] = true })
+	// Of two exclusive flags, one on the command line wins over the
+	// other's variable, as a flag wins over its own: -data DIR runs on
+	// Badger even with USERKIT_PG in the environment. Both on the command
+	// line, or both in the environment, are an error.
+	for _, pair := range [][2]string{{"pg", "data"}, {"config", "tokens"}} {
+		for i, name := range pair {
+			other := pair[1-i]
+			if args0[name] && !args0[other] && c.given[other] {
+				f := fs.Lookup(other)
+				f.Value.Set(f.DefValue)
+				delete(c.given, other)
+			}
+		}
+	}
 	switch {
 	case c.given["pg"] && c.given["data"]:
 		return errors.New("-pg and -data are exclusive: the store is either PostgreSQL or Badger")

@@ -322,10 +322,21 @@ func TestRunEnvironment(t *testing.T) {
 	if _, err := os.Stat(dir); err != nil {
 		t.Errorf("USERKIT_DATA: %v", err)
 	}
-	// The flag wins over the variable.
-	s = start(t, map[string]string{"USERKIT_ADMIN_TOKEN": "t", "USERKIT_LOG_FORMAT": "json"}, "-data", "", "-log-format", "text")
+	// The flag wins over the variable, and over the variable of a flag
+	// it excludes.
+	s = start(t, map[string]string{"USERKIT_ADMIN_TOKEN": "t", "USERKIT_LOG_FORMAT": "json", "USERKIT_PG": "postgres://127.0.0.1:1/none"}, "-data", "", "-log-format", "text")
 	if !strings.Contains(s.out.String(), "userkit: serving ") || strings.Contains(s.out.String(), `"msg"`) {
 		t.Errorf("-log-format text did not win over USERKIT_LOG_FORMAT=json:\n%s", s.out)
+	}
+	if !strings.Contains(s.out.String(), "data in memory") {
+		t.Errorf("-data did not win over USERKIT_PG:\n%s", s.out)
+	}
+	s.stop(t)
+	file := filepath.Join(t.TempDir(), "tokens.json")
+	os.WriteFile(file, []byte(`{"tok": {"user_id": "U000000000000000000000A11CE"}}`), 0o600)
+	s = start(t, map[string]string{"USERKIT_CONFIG": filepath.Join(t.TempDir(), "missing.json")}, "-data", "", "-tokens", file)
+	if st, _ := s.do(t, "GET", "/users/", "tok", ""); st != 200 {
+		t.Errorf("-tokens did not win over USERKIT_CONFIG: %d", st)
 	}
 	s.stop(t)
 
@@ -338,14 +349,22 @@ func TestRunEnvironment(t *testing.T) {
 		{map[string]string{"USERKIT_NOSYNC": "maybe"}, `USERKIT_NOSYNC="maybe": want 1 or 0`},
 		{map[string]string{"USERKIT_LOG_FORMAT": "xml"}, `-log-format "xml": want text or json`},
 		{map[string]string{"USERKIT_PG": "postgres://x", "USERKIT_DATA": "d"}, "-pg and -data are exclusive"},
+		{map[string]string{"USERKIT_PG": "postgres://x", "USERKIT_NOSYNC": "1"}, "-nosync is for Badger"},
 		{map[string]string{"USERKIT_CONFIG": "c.json", "USERKIT_TOKENS": "t.json"}, "-config and -tokens are exclusive"},
 		{map[string]string{"USERKIT_CONFIG": "c.json", "USERKIT_ADMIN_TOKEN": "t"}, "USERKIT_ADMIN_TOKEN and -config are exclusive"},
 		{map[string]string{"USERKIT_CONFIG": filepath.Join(t.TempDir(), "missing.json")}, "no such file"},
 	} {
-		err := run(context.Background(), []string{"-data", ""}, io.Discard, func(k string) string { return tt.env[k] })
-		if tt.env["USERKIT_DATA"] != "" {
-			err = run(context.Background(), nil, io.Discard, func(k string) string { return tt.env[k] })
+		// -data "" unless the case is about the store, so that a
+		// wrongly accepted environment fails at the listener rather than
+		// serve.
+		args := []string{"-data", "", "-addr", "256.0.0.1:1"}
+		if tt.env["USERKIT_DATA"] != "" || tt.env["USERKIT_PG"] != "" {
+			args = args[2:]
 		}
+		if tt.env["USERKIT_ADDR"] != "" {
+			args = args[:2]
+		}
+		err := run(context.Background(), args, io.Discard, func(k string) string { return tt.env[k] })
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("env %v: %v, want an error containing %q", tt.env, err, tt.want)
 		}
