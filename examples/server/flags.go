@@ -142,7 +142,8 @@ Serves the userkit REST API (/users/, /openapi.json), health checks (/healthz,
 /readyz) and Prometheus metrics (/metrics). Every flag can also be set by an
 environment variable, USERKIT_ and the flag's name in upper case with _ for -
 (USERKIT_METRICS_ADDR for -metrics-addr); a flag on the command line wins over
-the variable, and an empty variable counts as unset.
+its variable and over the variable of a flag it excludes (-data DIR over
+USERKIT_PG), and an empty variable counts as unset.
 
 Flags:
 `)
