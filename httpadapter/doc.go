@@ -26,6 +26,7 @@
 //	GET    /users/{id}/versions       versions' metadata, newest first (limit, offset, ?include_deleted)
 //	GET    /users/{id}/versions/{n}   the record as of version n (?include_deleted)   200, ETag
 //	GET    /users/{id}/diff?from=a&to=b   the structured diff (?include_deleted)
+//	GET    /events                    the change feed (after, limit, type, user_id, wait), or a stream
 //	GET    /openapi.json              the OpenAPI 3.1 document (no authentication)
 //
 // A deleted user reads as 404 unless include_deleted=true, and so do its
@@ -50,6 +51,44 @@
 // Collections are {"results", "count", "offset", "next", "_embedded"};
 // next is a relative URL (the path the client sent, so it keeps a mount
 // prefix, and every parameter but offset as sent) or null.
+//
+// # Change feed
+//
+// GET /events serves user.Service.Changes: {"events", "next", "more"},
+// each event {"cursor", "type", "user_id", "version", "time",
+// "authored_by", "fields"} (time formatted as every datetime of the API).
+// The path is /events, not /users/events, because it is not a user and
+// /users/{id} would otherwise have to refuse "events" as an ID. after is
+// the cursor to continue from (an event's cursor or next; absent: the
+// oldest event kept); type filters by event type, repeated or
+// comma-separated (type=created,deleted), the only parameter that may be
+// repeated; user_id keeps one user's events; wait (0 to MaxEventWait = 60
+// seconds, default 0) long-polls: with no event after the cursor the
+// request waits that long for one, woken at once by a commit of this
+// server. A malformed cursor is a 400 at ["query","after"] (or
+// ["header","Last-Event-ID"]); a cursor older than the feed's retention is
+// 410 (user.ErrCursorExpired), and the consumer resynchronises from a
+// listing of the users that carries the feed's cursor
+// (user.QueryOptions.WithCursor). Only administrators read the feed (403
+// otherwise): it names every user of the tenant and which of their fields
+// changed, so a principal that may read some users would learn that the
+// others exist and when they change.
+//
+// With Accept: text/event-stream the same feed is a stream of Server-Sent
+// Events: "id:" the event's cursor, "event:" its type, "data:" the JSON
+// event, each flushed as it is written; a ": ping" comment after
+// Options.EventHeartbeat (default 15 s) without events; the stream ends
+// when the client goes away, and clears the server's write deadline so it
+// outlives http.Server.WriteTimeout. A reconnecting client's Last-Event-ID
+// takes precedence over after: EventSource reconnects to the URL it
+// opened, whose after is where the first connection began. limit is the
+// size of each read; wait is checked but unused (a stream waits for ever).
+// Errors before the stream starts (400, 401, 403, 410) are the usual JSON
+// errors. A stream reads the head of the feed, so its cursor cannot fall
+// behind the retention unless the client lags by the whole retention;
+// then, as on any error after the stream started, it writes one "event:
+// error" whose data is the usual error body and ends, and the client's
+// reconnection gets the 410.
 //
 // # Input
 //
@@ -96,6 +135,7 @@
 //	405  a known path with another method; Allow lists the methods
 //	409  *user.ConflictError and *user.TransitionError (loc names the field),
 //	     user.ErrIdentityExists
+//	410  user.ErrCursorExpired (GET /events)
 //	412  *user.VersionMismatchError (If-Match names another version, or none);
 //	     nothing changed
 //	413  body over the limit

@@ -111,6 +111,8 @@ func errorResponse(err error) (problem, bool) {
 			Msg: "was already used with a different request (method, path, query or body); use a new key for a new request", Type: "idempotency_key_reused"}})
 	case errors.Is(err, user.ErrNoIdentityProvider):
 		return p(http.StatusBadRequest, []fieldProblem{{Loc: []string{"query", "create_idp_user"}, Msg: "this server has no identity provider, so it cannot create logins", Type: "unsupported"}})
+	case errors.Is(err, user.ErrCursorExpired):
+		return p(http.StatusGone, "the cursor is older than the oldest event the change feed keeps; resynchronise from a listing of the users, then follow the feed from the cursor of that listing.")
 	case errors.Is(err, user.ErrInvalid):
 		return p(http.StatusBadRequest, sentence(domainMessage(err)))
 	case errors.Is(err, user.ErrBusy), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
@@ -169,6 +171,13 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case http.StatusServiceUnavailable:
 		hdr.Set("Retry-After", "1")
 	}
+	hdr.Del("ETag")
+	hdr.Del("Location")
+	writeJSON(w, p.Status, problemJSON(p))
+}
+
+// problemJSON encodes an error body.
+func problemJSON(p problem) []byte {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -176,8 +185,5 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		buf.Reset()
 		buf.WriteString(`{"title":"Internal Server Error","status":500,"detail":"error encoding failed"}`)
 	}
-	body := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-	hdr.Del("ETag")
-	hdr.Del("Location")
-	writeJSON(w, p.Status, body)
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/userkit/userkit/user"
 )
@@ -44,6 +45,11 @@ type Options struct {
 	// text/plain 431: ConfigureServer raises that limit to at least twice
 	// this one.
 	MaxHeaderBytes int
+	// EventHeartbeat is how long a Server-Sent Events stream of GET
+	// /events goes without writing before it sends a ": ping" comment, so
+	// that proxies and clients see the connection alive. Default
+	// DefaultEventHeartbeat (15 s).
+	EventHeartbeat time.Duration
 	// Logger receives the causes of 500 responses and panics. Default:
 	// discard.
 	Logger *slog.Logger
@@ -88,6 +94,7 @@ type handler struct {
 	maxBody   int64
 	maxHeader int
 	log       *slog.Logger
+	heartbeat time.Duration
 	openapi   []byte
 
 	templates []*template
@@ -112,6 +119,9 @@ func New(svc *user.Service, opts *Options) http.Handler {
 		maxBody: opts.MaxBodyBytes,
 		log:     opts.Logger,
 		openapi: openAPIDocument(),
+	}
+	if h.heartbeat = opts.EventHeartbeat; h.heartbeat <= 0 {
+		h.heartbeat = DefaultEventHeartbeat
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
@@ -163,6 +173,7 @@ var routes = []route{
 	{http.MethodGet, "/users/{id}/versions", (*handler).versions},
 	{http.MethodGet, "/users/{id}/versions/{n}", (*handler).version},
 	{http.MethodGet, "/users/{id}/diff", (*handler).diff},
+	{http.MethodGet, "/events", (*handler).events},
 	{http.MethodGet, "/openapi.json", (*handler).serveOpenAPI},
 }
 

@@ -197,6 +197,7 @@ func TestOpenAPIParameters(t *testing.T) {
 		"GET /users/{id}/versions":     {"include_deleted", "limit", "offset"},
 		"GET /users/{id}/versions/{n}": {"include_deleted"},
 		"GET /users/{id}/diff":         {"from", "include_deleted", "to"},
+		"GET /events":                  {"after", "limit", "type", "user_id", "wait"},
 		"GET /openapi.json":            nil,
 	}
 	example := map[string]string{"boolean": "false", "integer": "1", "string": ""}
