@@ -93,6 +93,7 @@ func Check(ctx context.Context, store storage.Store) ([]Problem, error) {
 					return err
 				}
 				c.event(rest, v)
+			case ExtensionKind: // other packages' data: theirs to check
 			case kindSequence:
 				v, err := it.Value()
 				if err != nil {

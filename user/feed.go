@@ -498,7 +498,11 @@ func (s *Service) changes(ctx context.Context, tenant string, after uint64, limi
 		if err != nil {
 			return err
 		}
-		if q.first > 0 && after+1 < q.first {
+		switch {
+		case after == 0 && q.first > 0:
+			after = q.first - 1 // no cursor: from the oldest event kept
+			cp.Next = feedCursor(after)
+		case q.first > 0 && after+1 < q.first:
 			return ErrCursorExpired
 		}
 		it := tx.Iterate(storage.Range{Start: eventKey(tenant, after+1), Prefix: appendTenant(nil, tenant, kindEvent)})

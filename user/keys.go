@@ -49,6 +49,12 @@ const (
 	kindIndex   = 'i'
 )
 
+// ExtensionKind is the kind byte, after a tenant's prefix ("<tenant>
+// 0x00"), of keys that packages built on user keep in the same store (the
+// webhooks package's endpoints and delivery cursors): Check leaves them to
+// their owners, and the service never reads or writes them.
+const ExtensionKind = 'w'
+
 // Indexed fields, by their byte in index and unique keys.
 const (
 	fieldExternalID = 'x'

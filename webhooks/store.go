@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/userkit/userkit/storage"
+	"github.com/userkit/userkit/user"
 )
 
 // Store keeps endpoints and their delivery state. Implementations must be
@@ -114,22 +115,24 @@ type kv struct {
 	prefix []byte
 }
 
-// NewKV returns a Store that keeps endpoints and states in s, under keys
+// NewKV returns a Store that keeps endpoints and states in s, the store of
+// the user.Service whose feed they deliver, in the tenant's extension space
+// (user.ExtensionKind, which user.Check leaves to its owners), under keys
 //
-//	prefix <tenant> 0 'e' <id> → the endpoint (JSON)
-//	prefix <tenant> 0 's' <id> → its state (JSON)
+//	<tenant> 0 'w' prefix 'e' <id> → the endpoint (JSON)
+//	<tenant> 0 'w' prefix 's' <id> → its state (JSON)
 //
-// The values are JSON objects with a "format" member (1). With prefix
-// empty the keys are the tenant's own ("acme\x00e…"), the layout package
-// user would give a webhook kind; until user knows these kinds, pass a
-// prefix no tenant begins with, and keep it out of user.Check's store.
+// so the endpoints move with the users when a store is copied. The values
+// are JSON objects with a "format" member (1). prefix (usually empty)
+// separates several registries in one store.
 func NewKV(s storage.Store, prefix []byte) Store {
 	return &kv{s: s, prefix: slices.Clone(prefix)}
 }
 
 func (k *kv) key(tenant string, kind byte, id string) []byte {
-	b := append(slices.Clip(k.prefix), tenant...)
-	b = append(b, 0, kind)
+	b := append([]byte(tenant), 0, user.ExtensionKind)
+	b = append(b, k.prefix...)
+	b = append(b, kind)
 	return append(b, id...)
 }
 

@@ -290,7 +290,7 @@ func TestDisable(t *testing.T) {
 // was being delivered.
 func TestRestart(t *testing.T) {
 	svc, st := newService(t)
-	store := webhooks.NewKV(st, []byte("\xffwebhooks\x00"))
+	store := webhooks.NewKV(st, nil)
 	reg := webhooks.NewRegistry(store, nil)
 	secret := webhooks.NewSecret()
 	gate := make(chan struct{})
@@ -346,7 +346,7 @@ func TestStores(t *testing.T) {
 		"kv": func() webhooks.Store {
 			s := memstore.New()
 			t.Cleanup(func() { s.Close() })
-			return webhooks.NewKV(s, []byte("\xffwh\x00"))
+			return webhooks.NewKV(s, nil)
 		},
 	}
 	for name, open := range stores {

@@ -278,6 +278,9 @@ func testFeedRetention(t *testing.T, open Opener) {
 	if _, err := s.Changes(As(Admin), &user.ChangesOptions{After: old.Next}); !errors.Is(err, user.ErrCursorExpired) {
 		t.Errorf("Changes after a swept cursor: %v, want ErrCursorExpired", err)
 	}
+	if p, err := s.Changes(As(Admin), nil); err != nil || len(p.Events) == 0 {
+		t.Errorf("Changes without a cursor after a sweep = %+v, %v; want the oldest events kept", p, err)
+	}
 	// Resynchronise: list every user with the feed's cursor, keep a copy,
 	// change some users, then follow the feed from the cursor.
 	copyOf := map[string]int64{}
