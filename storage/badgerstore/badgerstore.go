@@ -55,14 +55,33 @@ var (
 )
 
 // Options configure a Store. The zero value (or nil) is the default: durable
-// writes, no logging.
+// writes, no logging, and bounded memory.
 //
-// The memory settings are fixed and sized for small machines: a 32 MiB
-// memtable (at most 3 in memory), an 8 MiB block cache, 2 compactors, Snappy
-// compression, and values of up to 1 MiB kept in the LSM tree rather than
-// Badger's value log, so that compaction alone reclaims space (there is no
-// value-log garbage collection to run). The in-memory mode keeps all data on
-// the heap.
+// # Memory
+//
+// The defaults keep the store's memory bounded whatever the size of the
+// data, at about 150 MiB of Go heap at most while writes are heavy and
+// much less when they stop: two 32 MiB memtables (the one being written
+// and the one being flushed; Badger adds its batch headroom, so each takes
+// about 42 MiB), table builders for flushes and one compaction at a time
+// (tables of 2 MiB below level 0, so a compaction's builders stay small),
+// the block and index caches below, and nothing that grows with the number
+// of keys: table indexes and bloom filters live in the index cache instead
+// of being held for every table, as Badger does by default. Values of up to
+// 1 MiB are kept in the LSM tree rather than Badger's value log, so that
+// compaction alone reclaims space (there is no value-log garbage
+// collection to run); Tables are not compressed: a compressed table costs a decompressed copy of each block read (the block cache) and, while it is built, a compressed copy of the table in the builder, where an uncompressed one is read in place through mmap; the disk holds more. The in-memory mode
+// keeps all data on the heap.
+//
+// Badger reads its tables through mmap, so the pages it has read count in
+// the process's resident memory as file-backed pages (RssFile in
+// /proc/self/status) until the kernel reclaims them under pressure, like
+// the page cache they are; the Go heap is what the options bound.
+//
+// The package never sets the Go runtime's memory limit
+// (runtime/debug.SetMemoryLimit, GOMEMLIMIT) or GOGC: the heap may briefly
+// reach twice what is live before a collection, and a program that must
+// stay under a ceiling sets the limit for the whole process.
 type Options struct {
 	// NoSync turns off the sync of Badger's write-ahead log at each commit.
 	// Commits are then much faster, but the last ones before a crash of the
@@ -72,7 +91,33 @@ type Options struct {
 
 	// Logger receives Badger's log messages. Nil discards them.
 	Logger *slog.Logger
+
+	// BlockCacheSize is the size in bytes of Badger's block cache. Zero
+	// means DefaultBlockCacheSize; negative turns the cache off. The tables
+	// are not compressed, so a cached block is a parsed block (its entry
+	// offsets, its checksum verified) over the memory-mapped file, not a
+	// copy of its data: the cache costs up to this much heap and buys
+	// reads of recently read blocks without parsing them again, which pays
+	// for a hot working set (the same users, the same index ranges listed
+	// again and again) and little for reads spread over all the data.
+	BlockCacheSize int64
+
+	// IndexCacheSize is the size in bytes of the cache of table indexes
+	// and bloom filters. Zero means DefaultIndexCacheSize. It costs that
+	// much heap and buys reads that find a table's index and filter in
+	// memory; a miss decodes them from the table file (memory-mapped) at
+	// some CPU cost. Badger's own default, no cache and every table's
+	// index and filter held in memory, is what makes the heap grow with
+	// the data (a few tens of bytes per key); a negative IndexCacheSize
+	// asks for it, for the fastest reads when the data is small.
+	IndexCacheSize int64
 }
+
+// Default cache sizes, used when Options leave them zero.
+const (
+	DefaultBlockCacheSize = 8 << 20
+	DefaultIndexCacheSize = 16 << 20
+)
 
 // Store is a storage.Store backed by a Badger database. It is safe for
 // concurrent use.
@@ -135,16 +180,23 @@ func Open(dir string, opts *Options) (*Store, error) {
 		WithLogger(nil).
 		WithMetricsEnabled(false). // Badger's metrics are process-global expvars
 		WithMemTableSize(memTableSize).
-		WithNumMemtables(3).
+		// One memtable written, one flushed: a third would only add
+		// memory while the flush lags, and writes then wait instead.
+		WithNumMemtables(2).
 		WithNumLevelZeroTables(3).
 		WithNumLevelZeroTablesStall(8).
-		WithBaseTableSize(4 << 20).
-		WithBlockCacheSize(8 << 20).
+		// Every table below level 0 is 2 MiB, at every level (Badger
+		// doubles the size per level by default): a table builder holds
+		// about twice its table, and a compaction runs several at once.
+		WithBaseTableSize(2 << 20).
+		WithBlockCacheSize(cacheSize(opts.BlockCacheSize, DefaultBlockCacheSize)).
+		WithIndexCacheSize(cacheSize(opts.IndexCacheSize, DefaultIndexCacheSize)).
 		WithNumCompactors(2).
-		WithCompression(options.Snappy).
+		WithCompression(options.None).
 		WithValueThreshold(1 << 20). // Badger's largest
 		WithValueLogFileSize(64 << 20).
 		WithNumGoroutines(2)
+	bo.TableSizeMultiplier = 1
 	if opts.Logger != nil {
 		bo.Logger = slogLogger{opts.Logger.With("backend", "badger")}
 	}
@@ -156,6 +208,18 @@ func Open(dir string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("badgerstore: open %s: %v", dir, err)
 	}
 	return &Store{db: db, memory: dir == "", unlock: unlock}, nil
+}
+
+// cacheSize returns the cache size Badger takes for an option: def for
+// zero, none (0) for a negative size.
+func cacheSize(n, def int64) int64 {
+	switch {
+	case n == 0:
+		return def
+	case n < 0:
+		return 0
+	}
+	return n
 }
 
 // badgerFile reports whether name is a file Badger, or Open, keeps in a
