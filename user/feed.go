@@ -334,9 +334,12 @@ const sequenceBatch = 1000
 func (s *Service) sequence(ctx context.Context, tenant string) error {
 	prefix := appendTenant(nil, tenant, kindPending)
 	for {
-		moved := 0
+		moved, tries, batch := 0, 0, sequenceBatch
 		err := s.update(ctx, "sequence_feed", func(tx storage.Tx) error {
-			moved = 0
+			// A pass that conflicted runs again with half as many events:
+			// a big transaction is the likeliest to conflict again.
+			moved, batch = 0, max(sequenceBatch>>min(tries, 10), 1)
+			tries++
 			q, err := readSequence(tx, tenant)
 			if err != nil {
 				return err
@@ -344,7 +347,7 @@ func (s *Service) sequence(ctx context.Context, tenant string) error {
 			it := tx.Iterate(q.pendingFrom(tenant))
 			type kv struct{ k, v []byte }
 			var pending []kv
-			for len(pending) < sequenceBatch && it.Next() {
+			for len(pending) < batch && it.Next() {
 				v, err := it.Value()
 				if err != nil {
 					it.Close()
@@ -373,7 +376,7 @@ func (s *Service) sequence(ctx context.Context, tenant string) error {
 			moved = len(pending)
 			last := pending[len(pending)-1].k
 			lastAt := binary.BigEndian.Uint64(last[len(prefix):])
-			if len(pending) < sequenceBatch {
+			if len(pending) < batch {
 				q.floor = q.mark // every visible key is moved
 			} else {
 				q.floor = min(q.mark, lastAt) // keys after lastAt remain
@@ -381,7 +384,7 @@ func (s *Service) sequence(ctx context.Context, tenant string) error {
 			q.mark = max(q.mark, lastAt)
 			return q.write(tx, tenant)
 		})
-		if err != nil || moved < sequenceBatch {
+		if err != nil || moved < batch {
 			return err
 		}
 	}
