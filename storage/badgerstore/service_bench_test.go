@@ -511,37 +511,7 @@ func (p *benchPop) janeRangeOf(b *testing.B) []byte {
 // key-only iteration of the range that counts its keys, and a Get (with a
 // copy) of the heads of page, the users any plan must read to return it.
 func floorPrefix(b *testing.B, p *benchPop, page []*user.User) func(int) {
-	prefix := p.janeRangeOf(b)
-	heads := make([][]byte, len(page))
-	for i, u := range page {
-		heads[i] = rawHead(u.ID)
-	}
-	return func(int) {
-		n := 0
-		err := p.db.View(func(txn *badger.Txn) error {
-			o := badger.DefaultIteratorOptions
-			o.PrefetchValues = false
-			o.Prefix = prefix
-			it := txn.NewIterator(o)
-			for it.Rewind(); it.Valid(); it.Next() {
-				n++
-			}
-			it.Close()
-			for _, k := range heads {
-				item, err := txn.Get(k)
-				if err != nil {
-					return err
-				}
-				if _, err := item.ValueCopy(nil); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil || n != p.pop.Janes {
-			b.Fatalf("floor: %d keys, %v; want %d", n, err, p.pop.Janes)
-		}
-	}
+	return floorKeys(b, p, p.janeRangeOf(b), p.pop.Janes, page)
 }
 
 // floorScan returns the raw floor of a scan: an iteration over every head
