@@ -156,6 +156,9 @@ func (errIterator) Close() error              { return nil }
 // Updates fail with serialization failures at random; the service retries
 // them, and every store passes user.Check when it is closed.
 func TestServiceUnderConflicts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a long fault test (go test without -short runs it)")
+	}
 	var seed atomic.Uint64
 	var injected atomic.Int64
 	usertest.Run(t, func(tb testing.TB) storage.Store {
@@ -181,6 +184,9 @@ type ack struct {
 // again: the same Store reconnects by itself, every write acknowledged
 // before the kill is there at its version, and user.Check finds nothing.
 func TestKillServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a long fault test (go test without -short runs it)")
+	}
 	c := pgtest.New(t, nil) // fsync on: acknowledged means durable
 	st := openDSN(t, c.DSN(), nil)
 	svc := user.NewService(st, nil)
@@ -562,6 +568,9 @@ func TestCommitLostAnswer(t *testing.T) {
 // reads go on. (A database with default_transaction_read_only plays the
 // standby.)
 func TestFailoverToStandby(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a long fault test (go test without -short runs it)")
+	}
 	dsn := pgtest.DSN(t)
 	u, err := url.Parse(dsn)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
