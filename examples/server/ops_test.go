@@ -454,3 +454,50 @@ func TestRunSweeps(t *testing.T) {
 		t.Errorf("idempotency keys swept by tenant: %v\n%s", swept, s.out)
 	}
 }
+
+// TestRunServesOpenAPI checks that the server routes every operation of the
+// OpenAPI document it serves, the health probes (marked x-served-by, which
+// the adapter leaves to the server) included: none is 404 or 405.
+func TestRunServesOpenAPI(t *testing.T) {
+	s := start(t, map[string]string{"USERKIT_ADMIN_TOKEN": "t"}, "-data", "")
+	st, body := s.do(t, "GET", "/openapi.json", "", "")
+	if st != 200 {
+		t.Fatalf("GET /openapi.json: %d %s", st, body)
+	}
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var health int
+	for path, item := range doc.Paths {
+		for method, raw := range item {
+			if method == "parameters" {
+				continue
+			}
+			var op struct {
+				ServedBy string `json:"x-served-by"`
+			}
+			json.Unmarshal(raw, &op)
+			if op.ServedBy != "" {
+				health++
+			}
+			// A user of its own, so that a DELETE does not make another
+			// operation's user a 404.
+			_, created := s.do(t, "POST", "/users/", "t", `{}`)
+			m := idRE.FindStringSubmatch(created)
+			if m == nil {
+				t.Fatalf("create: %s", created)
+			}
+			path := strings.NewReplacer("{id}", m[1], "{n}", "1").Replace(path)
+			st, body := s.do(t, strings.ToUpper(method), path, "t", `{}`)
+			if st == 404 || st == 405 {
+				t.Errorf("%s %s: %d %s", strings.ToUpper(method), path, st, body)
+			}
+		}
+	}
+	if health != 2 {
+		t.Errorf("%d operations marked x-served-by, want 2 (/healthz, /readyz)", health)
+	}
+}
