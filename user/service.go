@@ -177,6 +177,10 @@ func (s *Service) update(ctx context.Context, op string, fn func(storage.Tx) err
 			s.commits.fire()
 			return nil
 		}
+		if errors.Is(err, errReplayed) {
+			op += "_replayed" // nothing written: Options.OnWrite tells it apart
+			return nil
+		}
 		if !errors.Is(err, storage.ErrConflict) {
 			return err
 		}
@@ -187,6 +191,19 @@ func (s *Service) update(ctx context.Context, op string, fn func(storage.Tx) err
 			return err
 		}
 	}
+}
+
+// errReplayed is what a transaction function returns when an idempotency
+// key's earlier result answers the call: the transaction wrote nothing, and
+// update reports the call to Options.OnWrite as op + "_replayed".
+var errReplayed = errors.New("user: replayed")
+
+// replayed returns err, or errReplayed when earlier is an earlier result.
+func replayed(earlier *User, err error) error {
+	if err == nil && earlier != nil {
+		return errReplayed
+	}
+	return err
 }
 
 // pause waits a growing random time before a transaction runs again, or
@@ -321,7 +338,7 @@ func (s *Service) Create(ctx context.Context, p Patch, opts *CreateOptions) (*Us
 	err = s.update(ctx, "create", func(tx storage.Tx) error {
 		var err error
 		if again, err = m.earlier(tx, true); err != nil || again != nil {
-			return err
+			return replayed(again, err)
 		}
 		if err := s.write(tx, pr.Tenant, nil, u); err != nil {
 			return err
@@ -580,7 +597,7 @@ func (s *Service) change(ctx context.Context, op string, resolve func(storage.Tx
 	err = s.update(ctx, op, func(tx storage.Tx) error {
 		var err error
 		if out, err = m.earlier(tx, true); err != nil || out != nil {
-			return err
+			return replayed(out, err)
 		}
 		id, err := resolve(tx, pr)
 		if err != nil {

@@ -262,7 +262,20 @@ func TestRunMetrics(t *testing.T) {
 			if got := strings.HasPrefix(metricsURL, s.url+"/"); got == separate {
 				t.Errorf("metrics at %s, API at %s", metricsURL, s.url)
 			}
-			_, body := s.do(t, "POST", "/users/", "t", `{"external_id": "m"}`)
+			var body string
+			for range 2 { // the second is answered from the idempotency key
+				r, _ := http.NewRequest("POST", s.url+"/users/", strings.NewReader(`{"external_id": "m"}`))
+				r.Header.Set("Authorization", "Bearer t")
+				r.Header.Set("Idempotency-Key", `"metrics-1"`)
+				r.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				body = string(b)
+			}
 			id := idRE.FindStringSubmatch(body)[1]
 			for range 3 {
 				s.do(t, "GET", "/users/"+id, "t", "")
@@ -282,7 +295,7 @@ func TestRunMetrics(t *testing.T) {
 					create = v
 				}
 			}
-			if byID != "3" || create != "1" {
+			if byID != "3" || create != "2" {
 				t.Errorf("requests by route: %v", got)
 			}
 			if strings.Contains(page, id) {
@@ -290,6 +303,7 @@ func TestRunMetrics(t *testing.T) {
 			}
 			for _, want := range []string{
 				`userkit_service_changes_total{op="create",result="ok"} 1`,
+				`userkit_service_changes_total{op="create_replayed",result="ok"} 1`,
 				`userkit_storage_transaction_duration_seconds_count{backend="badger",kind="update",result="ok"}`,
 			} {
 				if !strings.Contains(page, want) {
