@@ -48,6 +48,20 @@
 // and -tenant), as an administrator of that tenant. Several servers on one
 // database each sweep; their sweeps conflict now and then and are run again.
 //
+// # Webhooks
+//
+// -webhook URL,… delivers the change feed of every known tenant to each URL
+// (package webhooks: one POST per change, signed per Standard Webhooks,
+// retried with back-off, in order per user). Each URL is registered once
+// per tenant and kept in the store with its secret and its delivery cursor,
+// so a restart resumes where delivery stopped; a new registration starts at
+// the feed's current position. The secret is USERKIT_WEBHOOK_SECRET (a
+// whsec_ secret, read from the environment only, so that it is not on a
+// command line), or generated and printed once at registration. Servers
+// that share one database deliver to the endpoints of their own -webhook:
+// give it to one of them (two would each deliver every change, which a
+// receiver that de-duplicates on webhook-id tolerates, but no more).
+//
 // SIGINT or SIGTERM stops the server: /readyz answers 503 from then on, for
 // -drain-delay the server still serves, then it stops accepting connections,
 // waits up to ShutdownTimeout for requests in flight, and closes the store.
@@ -83,6 +97,7 @@ import (
 	"github.com/userkit/userkit/storage/pgstore"
 	"github.com/userkit/userkit/user"
 	"github.com/userkit/userkit/validate"
+	"github.com/userkit/userkit/webhooks"
 )
 
 // AdminID is the principal ID of the USERKIT_ADMIN_TOKEN and generated
@@ -187,6 +202,20 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		metricsURL = "http://" + mln.Addr().String() + "/metrics"
 	}
 
+	var dispatcher *webhooks.Dispatcher
+	if c.webhooks != "" {
+		urls, err := webhookURLs(c.webhooks)
+		if err == nil {
+			dispatcher, err = registerWebhooks(ctx, store, svc, tenants, urls, getenv("USERKIT_WEBHOOK_SECRET"), log, say)
+		}
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return err
+		}
+	}
+
 	say("serving %s/users/ (data %s, tenant %q)", url, where, c.tenant)
 	say("authentication: %s", authMode)
 	say("logs: %s, one line per API request", c.logFormat)
@@ -218,6 +247,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	var sweeping sync.WaitGroup
 	if c.sweepInterval > 0 && len(tenants) > 0 {
 		sweeping.Go(func() { sweep(sweepCtx, svc, tenants, c.sweepInterval, log) })
+	}
+	if dispatcher != nil {
+		sweeping.Go(func() { dispatcher.Run(sweepCtx) })
 	}
 	var serveErr error
 	select {
