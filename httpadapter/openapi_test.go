@@ -214,7 +214,7 @@ func openAPIOps(t testing.TB) map[string]openAPIOp {
 func TestOpenAPIParameters(t *testing.T) {
 	want := map[string][]string{
 		"POST /users":                  {"create_idp_user"},
-		"GET /users":                   {"embed", "include_deleted", "limit", "offset", "query"},
+		"GET /users":                   {"embed", "feed_cursor", "include_deleted", "limit", "offset", "query"},
 		"PATCH /users":                 nil,
 		"GET /users/{id}":              {"embed", "include_deleted"},
 		"PATCH /users/{id}":            nil,
