@@ -171,8 +171,9 @@ func (s *Service) update(ctx context.Context, op string, fn func(storage.Tx) err
 	if s.onWrite != nil {
 		defer func() { s.onWrite(op, attempt, err) }()
 	}
+	run := fn
 	for ; ; attempt++ {
-		err := s.store.Update(ctx, fn)
+		err := s.store.Update(ctx, run)
 		if err == nil {
 			s.commits.fire()
 			return nil
@@ -184,6 +185,12 @@ func (s *Service) update(ctx context.Context, op string, fn func(storage.Tx) err
 		if !errors.Is(err, storage.ErrConflict) {
 			return err
 		}
+		if errors.Is(err, storage.ErrKeyExists) {
+			// An Insert claimed a taken value: from now on, claim unique
+			// values by reading them, which names the field (a
+			// *ConflictError).
+			run = func(tx storage.Tx) error { return fn(readingTx{tx}) }
+		}
 		if attempt >= s.maxRetries {
 			return fmt.Errorf("%w: %w", ErrBusy, err)
 		}
@@ -191,6 +198,16 @@ func (s *Service) update(ctx context.Context, op string, fn func(storage.Tx) err
 			return err
 		}
 	}
+}
+
+// readingTx is a Tx without the optional storage.Inserter, so that write
+// claims unique values by reading them; it keeps the other optional
+// interfaces.
+type readingTx struct{ storage.Tx }
+
+func (t readingTx) GetMany(keys [][]byte) ([][]byte, error) { return storage.GetMany(t.Tx, keys) }
+func (t readingTx) IterateKeys(r storage.Range) storage.Iterator {
+	return storage.IterateKeys(t.Tx, r)
 }
 
 // errReplayed is what a transaction function returns when an idempotency
@@ -374,15 +391,24 @@ func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
 	// Everything the write must read, in one batched read (one round trip
 	// on a networked store): the feed's state, the unique values it claims
 	// and, for a caller's ID source, the new ID's head.
+	//
+	// On a store with storage.Inserter (PostgreSQL), the first attempt
+	// claims unique values with Inserts instead of reading them: a read
+	// of an absent key takes a serializable read lock on its index page,
+	// which makes concurrent writers of nearby keys conflict, while an
+	// Insert leaves the check to the store's unique keys. A taken value
+	// fails the commit with a conflict, and update runs the write again
+	// with reads (readingTx), which name the field.
+	ins, _ := tx.(storage.Inserter)
 	reads := [][]byte{appendTenant(nil, tenant, kindSequence)}
 	var claims []indexEntry
 	for _, e := range cur {
-		if e.claims != nil && oldIndex(e) < 0 {
+		if e.claims != nil && oldIndex(e) < 0 && ins == nil {
 			claims = append(claims, e)
 			reads = append(reads, e.key)
 		}
 	}
-	checkID := prev == nil && s.checkNewIDs
+	checkID := prev == nil && s.checkNewIDs && ins == nil // with ins, the head is Inserted
 	if checkID {
 		reads = append(reads, headKey(tenant, next.ID))
 	}
@@ -412,10 +438,15 @@ func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
 		}
 	}
 	for _, e := range cur {
-		if i := oldIndex(e); i >= 0 && bytes.Equal(old[i].value, e.value) {
+		i := oldIndex(e)
+		if i >= 0 && bytes.Equal(old[i].value, e.value) {
 			continue
 		}
-		if err := tx.Set(e.key, e.value); err != nil {
+		set := tx.Set
+		if e.claims != nil && i < 0 && ins != nil {
+			set = ins.Insert
+		}
+		if err := set(e.key, e.value); err != nil {
 			return err
 		}
 	}
@@ -429,7 +460,11 @@ func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
 			return err
 		}
 	}
-	return tx.Set(headKey(tenant, next.ID), encode(make([]byte, 0, 512), next))
+	setHead := tx.Set
+	if prev == nil && s.checkNewIDs && ins != nil {
+		setHead = ins.Insert
+	}
+	return setHead(headKey(tenant, next.ID), encode(make([]byte, 0, 512), next))
 }
 
 // claim fails with a *ConflictError when the unique entry k of field f
