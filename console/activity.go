@@ -1,0 +1,109 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/userkit/userkit/user"
+)
+
+// The activity page, for administrators (the change feed names every user
+// of the tenant). GET /activity shows the users changed most recently and
+// the events after the page was made: the list and the feed's cursor come
+// from one snapshot (user.QueryOptions.WithCursor), so nothing falls
+// between them. The page's script asks GET /activity/poll?after=cursor for
+// the events after the cursor (a long poll of user.Service.Changes) and
+// adds them as they come; without JavaScript a link does the same.
+// GET /activity?after=cursor lists the events after a cursor, and
+// ?after= (empty) from the oldest event kept.
+
+// activityEvents is the page size of the feed.
+const activityEvents = 50
+
+type eventRow struct {
+	Event   user.Event
+	UserURL string
+	DiffURL string
+}
+
+type activityPage struct {
+	Forbidden bool
+	Recent    []listRow
+	Cursor    string // the feed's cursor as of the page
+	Browsing  bool   // the page lists the feed after a cursor
+	Events    []eventRow
+	More      bool
+	NextURL   string
+	PollURL   string
+	StartURL  string
+}
+
+func (p *activityPage) title() string { return "Activity" }
+
+func (c *Console) activity(w http.ResponseWriter, r *http.Request, s *session) error {
+	page := &activityPage{StartURL: c.base + "/activity?after="}
+	if !s.Principal.Admin {
+		page.Forbidden = true
+		c.render(w, r, http.StatusForbidden, "activity", s, page)
+		return nil
+	}
+	q := r.URL.Query()
+	if q.Has("after") {
+		page.Browsing = true
+		cp, err := c.svc.Changes(r.Context(), &user.ChangesOptions{After: q.Get("after"), Limit: activityEvents})
+		if err != nil {
+			return feedError(err)
+		}
+		page.Events = c.eventRows(cp.Events)
+		page.Cursor, page.More = cp.Next, cp.More
+	} else {
+		res, err := c.svc.Query(r.Context(), "orderby version_datetime desc", &user.QueryOptions{Limit: user.DefaultLimit, IncludeDeleted: true, WithCursor: true})
+		if err != nil {
+			return err
+		}
+		for _, u := range res.Users {
+			page.Recent = append(page.Recent, listRow{User: u, Name: displayName(u)})
+		}
+		page.Cursor = res.Cursor
+	}
+	page.NextURL = c.base + "/activity?after=" + url.QueryEscape(page.Cursor)
+	page.PollURL = c.base + "/activity/poll?after=" + url.QueryEscape(page.Cursor)
+	c.render(w, r, http.StatusOK, "activity", s, page)
+	return nil
+}
+
+// feedError explains an expired cursor.
+func feedError(err error) error {
+	if errors.Is(err, user.ErrCursorExpired) {
+		return badRequest("this position in the feed is older than the feed keeps; open the activity page again")
+	}
+	return err
+}
+
+func (c *Console) eventRows(evs []user.Event) []eventRow {
+	rows := make([]eventRow, len(evs))
+	for i, ev := range evs {
+		rows[i] = eventRow{Event: ev, UserURL: c.userURL(ev.UserID, true)}
+		if ev.Version > 1 {
+			rows[i].DiffURL = c.diffURL(ev.UserID, ev.Version-1, ev.Version, true)
+		}
+	}
+	return rows
+}
+
+// poll answers the page's script: the rows of the events after the cursor,
+// waiting up to ActivityWait for one, and the cursor to ask next in the
+// X-Next-Cursor header.
+func (c *Console) poll(w http.ResponseWriter, r *http.Request, s *session) error {
+	if !s.Principal.Admin {
+		return user.ErrForbidden
+	}
+	cp, err := c.svc.Changes(r.Context(), &user.ChangesOptions{After: r.URL.Query().Get("after"), Limit: activityEvents, Wait: c.wait})
+	if err != nil {
+		return feedError(err)
+	}
+	w.Header().Set("X-Next-Cursor", cp.Next)
+	c.render(w, r, http.StatusOK, "events", s, c.eventRows(cp.Events))
+	return nil
+}
