@@ -243,6 +243,7 @@ func (c *Console) handle(fn pageFunc) http.Handler {
 			c.fail(w, r, nil, err)
 			return
 		}
+		r = r.WithContext(user.WithPrincipal(r.Context(), s.Principal))
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 			if err := r.ParseForm(); err != nil {
@@ -307,6 +308,11 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, err e
 	switch {
 	case errors.As(err, &signIn):
 		c.redirectToSignIn(w, r, signIn.reason)
+		return
+	case errors.Is(err, user.ErrUnauthenticated):
+		// The service refused the token's principal (no tenant, a user
+		// ID among its groups).
+		c.redirectToSignIn(w, r, "revoked")
 		return
 	case errors.Is(err, errNoPage):
 		status, title, msg = http.StatusNotFound, "No such page", "The console has no page at this address."

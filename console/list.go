@@ -73,6 +73,7 @@ type listPage struct {
 	Columns                  []column
 	Rows                     []listRow
 	Count, First, Last       int
+	CountText                string
 	PrevURL, NextURL         string
 	ToggleDeletedURL, Action string
 }
@@ -143,6 +144,9 @@ func (c *Console) list(w http.ResponseWriter, r *http.Request, s *session) error
 			}
 		}
 	}
+	if perr == "" && page.Syntax == nil {
+		page.CountText = countText(page)
+	}
 	page.Columns = c.columns(p, page.Syntax == nil)
 	t := p
 	t.IncludeDeleted, t.Offset = !p.IncludeDeleted, 0
@@ -199,4 +203,21 @@ func caret(text string, se *query.SyntaxError) (line, pad string) {
 		n = m
 	}
 	return line, strings.Repeat(" ", n)
+}
+
+// countText says which users the page shows of how many.
+func countText(p *listPage) string {
+	var s string
+	switch {
+	case len(p.Rows) > 0:
+		s = "Users " + formatInt(p.First) + "–" + formatInt(p.Last) + " of " + formatInt(p.Count)
+	case p.Count > 0:
+		s = "No users on this page (of " + formatInt(p.Count) + ")"
+	default:
+		s = "No users match"
+	}
+	if p.Params.IncludeDeleted {
+		s += ", deleted ones included"
+	}
+	return s + "."
 }
