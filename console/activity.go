@@ -4,15 +4,17 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/userkit/userkit/user"
 )
 
 // The activity page, for administrators (the change feed names every user
 // of the tenant). GET /activity shows the users changed most recently and
-// the events after the page was made: the list and the feed's cursor come
+// the latest events, newest first: the list and the feed's cursor come
 // from one snapshot (user.QueryOptions.WithCursor), so nothing falls
-// between them. The page's script asks GET /activity/poll?after=cursor for
+// between them (events still being sequenced at the snapshot come after
+// its cursor, so they may repeat what the list shows). The page's script asks GET /activity/poll?after=cursor for
 // the events after the cursor (a long poll of user.Service.Changes) and
 // adds them as they come; without JavaScript a link does the same.
 // GET /activity?after=cursor lists the events after a cursor, and
@@ -65,7 +67,15 @@ func (c *Console) activity(w http.ResponseWriter, r *http.Request, s *session) e
 		for _, u := range res.Users {
 			page.Recent = append(page.Recent, listRow{User: u, Name: displayName(u)})
 		}
-		page.Cursor = res.Cursor
+		// Events still being sequenced at the snapshot come after its
+		// cursor: show them, newest first, and poll after them.
+		cp, err := c.svc.Changes(r.Context(), &user.ChangesOptions{After: res.Cursor, Limit: activityEvents})
+		if err != nil {
+			return feedError(err)
+		}
+		page.Events = c.eventRows(cp.Events)
+		slices.Reverse(page.Events)
+		page.Cursor = cp.Next
 	}
 	page.NextURL = c.base + "/activity?after=" + url.QueryEscape(page.Cursor)
 	page.PollURL = c.base + "/activity/poll?after=" + url.QueryEscape(page.Cursor)

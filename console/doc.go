@@ -97,9 +97,9 @@
 //
 // GET /activity is for administrators, as the change feed is (it names
 // every user of the tenant); others get a page saying so. It lists the
-// users changed most recently and, below, the events after the page's
-// snapshot (the list and the feed cursor come from one
-// user.QueryOptions.WithCursor query), which the script long-polls
+// users changed most recently and the latest events, from the feed cursor
+// of the list's snapshot (one user.QueryOptions.WithCursor query), and
+// the script long-polls the events after them
 // (user.ChangesOptions.Wait, Options.ActivityWait) and adds as they come;
 // without JavaScript a link shows them. The whole feed can be browsed from
 // the oldest event kept.

@@ -29,7 +29,8 @@
             if (next) { url = url.replace(/after=[^&]*/, "after=" + encodeURIComponent(next)); }
             var doc = new DOMParser().parseFromString("<ol>" + html + "</ol>", "text/html");
             var items = doc.body.firstChild.children;
-            for (var i = items.length - 1; i >= 0; i--) {
+            // Oldest first from the server; the newest ends on top.
+            for (var i = 0; i < items.length; i++) {
               list.insertBefore(document.importNode(items[i], true), list.firstChild);
             }
             failures = 0;
