@@ -65,7 +65,7 @@ func (c *Console) activity(w http.ResponseWriter, r *http.Request, s *session) e
 			return err
 		}
 		for _, u := range res.Users {
-			page.Recent = append(page.Recent, listRow{User: u, Name: displayName(u)})
+			page.Recent = append(page.Recent, listRow{User: u, Name: shortName(u)})
 		}
 		// Events still being sequenced at the snapshot come after its
 		// cursor: show them, newest first, and poll after them.

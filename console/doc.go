@@ -35,7 +35,9 @@
 // A user's page shows the history twenty versions a page, newest
 // first, with their authors' names; any two versions can be compared. The
 // access lists show the names of the users the principal may read (the
-// first 100 entries of each list; the page links to all of them). When
+// first 50 entries of each list, names cut to 40 characters, so the page
+// stays under 100 KB; it links to all of them, a page that can be larger
+// for lists of hundreds of entries). When
 // Options.Transitions holds the Service's transition policy, the page
 // lists the statuses allowed next and the edit form offers only those.
 //

@@ -127,7 +127,7 @@ func (c *Console) list(w http.ResponseWriter, r *http.Request, s *session) error
 		default:
 			page.Count = res.Count
 			for _, u := range res.Users {
-				page.Rows = append(page.Rows, listRow{User: u, Name: displayName(u)})
+				page.Rows = append(page.Rows, listRow{User: u, Name: shortName(u)})
 			}
 			if len(res.Users) > 0 {
 				page.First, page.Last = res.Offset+1, res.Offset+len(res.Users)

@@ -29,6 +29,7 @@ func parseTemplates(c *Console) (*templates, error) {
 		"value":   formatValue,
 		"number":  formatInt,
 		"join":    strings.Join,
+		"cut":     cut,
 		"base":    func() string { return c.base },
 		"hasFlag": slices.Contains[[]string],
 	}
@@ -173,3 +174,19 @@ func displayName(u *user.User) string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// shortName is displayName cut to 40 characters, for lists: the user's
+// page shows the whole name.
+func shortName(u *user.User) string { return cut(displayName(u), 40) }
+
+// cut shortens s to n runes, marking the cut with an ellipsis.
+func cut(s string, n int) string {
+	i := 0
+	for j := range s {
+		if i == n {
+			return s[:j] + "…"
+		}
+		i++
+	}
+	return s
+}

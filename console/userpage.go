@@ -16,7 +16,7 @@ import (
 
 // accessShown bounds the entries of each access list shown with names; the
 // rest are listed by ID only with ?access=all.
-const accessShown = 100
+const accessShown = 50
 
 type entity struct {
 	ID, Name string
@@ -111,7 +111,7 @@ func (c *Console) show(w http.ResponseWriter, r *http.Request, s *session) error
 	}
 	names := map[string]string{}
 	for _, e := range emb {
-		names[e.ID] = displayName(e)
+		names[e.ID] = shortName(e)
 	}
 	if err := c.authorNames(r, vp.Versions, names); err != nil {
 		return err
@@ -206,7 +206,7 @@ func (c *Console) authorNames(r *http.Request, vs []user.VersionInfo, names map[
 		return err
 	}
 	for _, u := range page.Users {
-		names[u.ID] = displayName(u)
+		names[u.ID] = shortName(u)
 	}
 	return nil
 }
