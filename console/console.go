@@ -100,8 +100,8 @@ type Console struct {
 	now       func() time.Time
 	log       *slog.Logger
 	pages     *templates
-	mux       *http.ServeMux
 	crossSite *http.CrossOriginProtection
+	handler   http.Handler // the routes behind crossSite
 }
 
 // New returns the console over svc. It fails only for a SessionKey that is
@@ -208,7 +208,7 @@ func (c *Console) routes() {
 	if b != "" {
 		m.Handle("GET "+b, http.RedirectHandler(b+"/", http.StatusMovedPermanently))
 	}
-	c.mux = m
+	c.handler = c.crossSite.Handler(m)
 }
 
 // securityHeaders are set on every response.
@@ -226,7 +226,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, v := range securityHeaders {
 		h.Set(k, v)
 	}
-	c.crossSite.Handler(c.mux).ServeHTTP(w, r)
+	c.handler.ServeHTTP(w, r)
 }
 
 // A pageFunc serves one page for a signed-in principal; an error it returns
