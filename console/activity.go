@@ -24,9 +24,11 @@ import (
 const activityEvents = 50
 
 type eventRow struct {
-	Event   user.Event
-	UserURL string
-	DiffURL string
+	Event      user.Event
+	Name       string // the user's name, when it still exists
+	AuthorName string
+	UserURL    string
+	DiffURL    string
 }
 
 type activityPage struct {
@@ -57,7 +59,9 @@ func (c *Console) activity(w http.ResponseWriter, r *http.Request, s *session) e
 		if err != nil {
 			return feedError(err)
 		}
-		page.Events = c.eventRows(cp.Events)
+		if page.Events, err = c.eventRows(r, cp.Events); err != nil {
+			return err
+		}
 		page.Cursor, page.More = cp.Next, cp.More
 	} else {
 		res, err := c.svc.Query(r.Context(), "orderby version_datetime desc", &user.QueryOptions{Limit: user.DefaultLimit, IncludeDeleted: true, WithCursor: true})
@@ -73,7 +77,9 @@ func (c *Console) activity(w http.ResponseWriter, r *http.Request, s *session) e
 		if err != nil {
 			return feedError(err)
 		}
-		page.Events = c.eventRows(cp.Events)
+		if page.Events, err = c.eventRows(r, cp.Events); err != nil {
+			return err
+		}
 		slices.Reverse(page.Events)
 		page.Cursor = cp.Next
 	}
@@ -91,15 +97,25 @@ func feedError(err error) error {
 	return err
 }
 
-func (c *Console) eventRows(evs []user.Event) []eventRow {
+// eventRows returns the rows of evs, with the names of their users and
+// authors (one query).
+func (c *Console) eventRows(r *http.Request, evs []user.Event) ([]eventRow, error) {
+	names := map[string]string{}
+	ids := make([]string, 0, 2*len(evs))
+	for _, ev := range evs {
+		ids = append(ids, ev.UserID, ev.AuthoredBy)
+	}
+	if err := c.addNames(r, ids, true, names); err != nil {
+		return nil, err
+	}
 	rows := make([]eventRow, len(evs))
 	for i, ev := range evs {
-		rows[i] = eventRow{Event: ev, UserURL: c.userURL(ev.UserID, true)}
+		rows[i] = eventRow{Event: ev, Name: names[ev.UserID], AuthorName: names[ev.AuthoredBy], UserURL: c.userURL(ev.UserID, true)}
 		if ev.Version > 1 {
 			rows[i].DiffURL = c.diffURL(ev.UserID, ev.Version-1, ev.Version, true)
 		}
 	}
-	return rows
+	return rows, nil
 }
 
 // poll answers the page's script: the rows of the events after the cursor,
@@ -113,7 +129,11 @@ func (c *Console) poll(w http.ResponseWriter, r *http.Request, s *session) error
 	if err != nil {
 		return feedError(err)
 	}
+	rows, err := c.eventRows(r, cp.Events)
+	if err != nil {
+		return err
+	}
 	w.Header().Set("X-Next-Cursor", cp.Next)
-	c.render(w, r, http.StatusOK, "events", s, c.eventRows(cp.Events))
+	c.render(w, r, http.StatusOK, "events", s, rows)
 	return nil
 }

@@ -294,7 +294,7 @@ func TestActivity(t *testing.T) {
 	e.clock.Add(time.Minute)
 	b := e.signedIn("admin-token")
 	page := b.get("/console/activity")
-	if page.status != http.StatusOK || !strings.Contains(text(page.body), "Recently changed users") || !strings.Contains(text(page.body), "created "+a.ID+" v1") {
+	if page.status != http.StatusOK || !strings.Contains(text(page.body), "Recently changed users") || !strings.Contains(text(page.body), "created First "+a.ID+" v1") {
 		t.Fatalf("activity: %d\n%s", page.status, text(page.body))
 	}
 	poll := regexp.MustCompile(`data-poll="([^"]+)"`).FindStringSubmatch(page.body)
@@ -312,14 +312,14 @@ func TestActivity(t *testing.T) {
 	}
 	resp = b.get(pollURL)
 	got := text(resp.body)
-	if !strings.Contains(got, "patched "+a.ID+" v2 by "+adminID+" : last_name diff") || strings.Contains(got, "created") {
+	if !strings.Contains(got, "patched First Second "+a.ID+" v2 by "+adminID+" : last_name diff") || strings.Contains(got, "created") {
 		t.Errorf("poll after a patch: %s", got)
 	}
 	// Without JavaScript: the link lists the same events.
-	if got := text(b.get(links(page.body)["Check for new events"]).body); !strings.Contains(got, "patched "+a.ID+" v2") {
+	if got := text(b.get(links(page.body)["Check for new events"]).body); !strings.Contains(got, "patched First Second "+a.ID+" v2") {
 		t.Errorf("no-JS events: %s", got)
 	}
-	if got := text(b.get("/console/activity?after=").body); !strings.Contains(got, "created "+a.ID+" v1") {
+	if got := text(b.get("/console/activity?after=").body); !strings.Contains(got, "created First Second "+a.ID+" v1") {
 		t.Errorf("feed from the start: %s", got)
 	}
 	if resp := b.get("/console/activity?after=nonsense"); resp.status != http.StatusBadRequest {

@@ -188,25 +188,38 @@ func (c *Console) diffURL(id string, from, to int64, deleted bool) string {
 }
 
 // authorNames adds to names the names of the versions' authors that the
-// caller may read, with one query.
+// caller may read.
 func (c *Console) authorNames(r *http.Request, vs []user.VersionInfo, names map[string]string) error {
-	var ids []string
-	for _, v := range vs {
-		a := v.VersionAuthoredByUserID
-		if _, ok := names[a]; !ok && user.ValidID(a) && !slices.Contains(ids, a) {
-			ids = append(ids, a)
+	ids := make([]string, len(vs))
+	for i, v := range vs {
+		ids[i] = v.VersionAuthoredByUserID
+	}
+	return c.addNames(r, ids, false, names)
+}
+
+// addNames adds to names the names of the users ids (those not named
+// yet) that the caller may read, with one query.
+func (c *Console) addNames(r *http.Request, ids []string, deleted bool, names map[string]string) error {
+	var want []string
+	for _, id := range ids {
+		if _, ok := names[id]; !ok && user.ValidID(id) && !slices.Contains(want, id) {
+			want = append(want, id)
 		}
 	}
-	if len(ids) == 0 {
+	if len(want) == 0 {
 		return nil
 	}
-	q := "id in ['" + strings.Join(ids, "', '") + "']"
-	page, err := c.svc.Query(r.Context(), q, &user.QueryOptions{Limit: user.MaxLimit})
-	if err != nil {
-		return err
-	}
-	for _, u := range page.Users {
-		names[u.ID] = shortName(u)
+	for len(want) > 0 {
+		n := min(len(want), user.MaxLimit)
+		q := "id in ['" + strings.Join(want[:n], "', '") + "']"
+		page, err := c.svc.Query(r.Context(), q, &user.QueryOptions{Limit: user.MaxLimit, IncludeDeleted: deleted})
+		if err != nil {
+			return err
+		}
+		for _, u := range page.Users {
+			names[u.ID] = shortName(u)
+		}
+		want = want[n:]
 	}
 	return nil
 }
