@@ -30,7 +30,8 @@
 // ascending, or descending when the list is already sorted ascending by it,
 // and keep its filter. A query that does not parse or check is shown under
 // the box with its message, a caret under its column and the "did you
-// mean" suggestion of *query.SyntaxError, with status 400.
+// mean" suggestion of *query.SyntaxError and a link that searches with
+// the suggestion in place of the word, with status 400.
 //
 // A user's page shows the history twenty versions a page, newest
 // first, with their authors' names; any two versions can be compared. The

@@ -70,6 +70,7 @@ type listPage struct {
 	Syntax                   *query.SyntaxError
 	Caret                    string // spaces up to the error's column
 	ErrorLine                string // the line of the query the error is on
+	FixURL                   string // the list with the suggestion in place of the error's word
 	Columns                  []column
 	Rows                     []listRow
 	Count, First, Last       int
@@ -122,6 +123,11 @@ func (c *Console) list(w http.ResponseWriter, r *http.Request, s *session) error
 			status = http.StatusBadRequest
 			page.Syntax = se
 			page.ErrorLine, page.Caret = caret(p.Query, se)
+			if fixed, ok := applySuggestion(p.Query, se); ok {
+				fp := p
+				fp.Query, fp.Offset = fixed, 0
+				page.FixURL = fp.url(c.base)
+			}
 		case err != nil:
 			return err
 		default:
@@ -220,4 +226,23 @@ func countText(p *listPage) string {
 		s += ", deleted ones included"
 	}
 	return s + "."
+}
+
+// applySuggestion returns text with the bare word at the error's offset
+// replaced by the error's suggestion (a field or value name).
+func applySuggestion(text string, se *query.SyntaxError) (string, bool) {
+	if se.Suggestion == "" || se.Offset < 0 || se.Offset >= len(text) {
+		return "", false
+	}
+	word := func(b byte) bool {
+		return b == '_' || b == '.' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9'
+	}
+	end := se.Offset
+	for end < len(text) && word(text[end]) {
+		end++
+	}
+	if end == se.Offset || (se.Offset > 0 && word(text[se.Offset-1])) {
+		return "", false
+	}
+	return text[:se.Offset] + se.Suggestion + text[end:], true
 }

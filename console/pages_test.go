@@ -159,8 +159,13 @@ func TestListErrors(t *testing.T) {
 			}
 		}
 	}
+	// The suggestion is one click away.
+	resp := b.get("/console/users?query=" + url.QueryEscape("emial eq 'x' orderby last_nme"))
+	if got := links(resp.body)["Search with it"]; got != "/console/users?query="+url.QueryEscape("email eq 'x' orderby last_nme") {
+		t.Errorf("fix link %q", got)
+	}
 	// The caret sits under the error's column.
-	resp := b.get("/console/users?query=" + url.QueryEscape("status eq ACTIV"))
+	resp = b.get("/console/users?query=" + url.QueryEscape("status eq ACTIV"))
 	if !strings.Contains(resp.body, "status eq ACTIV\n          ^</pre>") || !strings.Contains(resp.body, `data-error-offset="10"`) {
 		t.Errorf("caret:\n%s", resp.body)
 	}
