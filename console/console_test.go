@@ -286,3 +286,30 @@ func TestEscaping(t *testing.T) {
 		t.Errorf("the name is not shown as text: %s", got)
 	}
 }
+
+// down is an Authenticator whose issuer cannot be reached.
+type down struct{}
+
+type unavailableError struct{}
+
+func (unavailableError) Error() string     { return "keys cannot be fetched" }
+func (unavailableError) Unavailable() bool { return true }
+
+func (down) Authenticate(*http.Request) (user.Principal, error) {
+	return user.Principal{}, unavailableError{}
+}
+
+func TestAuthenticatorUnavailable(t *testing.T) {
+	svc := user.NewService(memstore.New(), nil)
+	c, err := console.New(svc, &console.Options{Authenticator: down{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("POST", "/console/signin", strings.NewReader("token=abc"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	c.ServeHTTP(w, r)
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || len(w.Result().Cookies()) != 0 {
+		t.Errorf("sign-in while credentials cannot be checked: %d %q", w.Code, w.Header())
+	}
+}
