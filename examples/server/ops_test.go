@@ -515,3 +515,23 @@ func TestRunServesOpenAPI(t *testing.T) {
 		t.Errorf("%d operations marked x-served-by, want 2 (/healthz, /readyz)", health)
 	}
 }
+
+// TestRunConsole: the server mounts the admin console at /console/ and
+// says so; a USERKIT_CONSOLE_KEY that is not 64 hex digits stops it.
+func TestRunConsole(t *testing.T) {
+	key := strings.Repeat("ab", 32)
+	s := start(t, map[string]string{"USERKIT_ADMIN_TOKEN": "t", "USERKIT_CONSOLE_KEY": key}, "-data", "")
+	if !strings.Contains(s.out.String(), "admin console: "+s.url+"/console/") {
+		t.Errorf("the console is not in the output:\n%s", s.out)
+	}
+	st, body := get(t, s.url+"/console/", "")
+	if st != 200 || !strings.Contains(body, "<form") {
+		t.Errorf("GET /console/: %d %.300s", st, body)
+	}
+	err := run(t.Context(), []string{"-addr", "127.0.0.1:0", "-data", ""}, io.Discard, func(k string) string {
+		return map[string]string{"USERKIT_CONSOLE_KEY": "abc"}[k]
+	})
+	if err == nil || !strings.Contains(err.Error(), "USERKIT_CONSOLE_KEY") {
+		t.Errorf("run with a bad console key: %v", err)
+	}
+}
