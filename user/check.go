@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/userkit/userkit/storage"
+	"github.com/userkit/userkit/user/internal/entity"
 )
 
 // Problem is one inconsistency found by Check.
@@ -124,9 +125,7 @@ type checker struct {
 	problems []Problem
 	tenant   *string
 	heads    map[string]*User
-	expected map[string]entry // index key → what it should hold
-	seen     map[string]bool
-	versions map[string]int64 // user ID → the last version seen
+	users    *entity.Checker // heads, versions and index entries of users
 	// idems maps an idempotency key (principal 0x00 key) to its expiry, and
 	// idemExpiries holds the expiry index's entries (expiry BE, then the
 	// same), both checked against each other at the end of the tenant.
@@ -141,9 +140,7 @@ func (c *checker) add(tenant, id, msg string) {
 func (c *checker) start(tenant string) {
 	c.tenant = &tenant
 	c.heads = map[string]*User{}
-	c.expected = map[string]entry{}
-	c.seen = map[string]bool{}
-	c.versions = map[string]int64{}
+	c.users = &entity.Checker{Kind: users, Tenant: tenant, Report: func(id, msg string) { c.add(tenant, id, msg) }}
 	c.idems = map[string]uint64{}
 	c.idemExpiries = map[string]bool{}
 }
@@ -199,62 +196,20 @@ func (c *checker) head(id string, v []byte) {
 		return
 	}
 	c.heads[id] = u
-	for _, e := range entries(nil, *c.tenant, u) {
-		k := string(e.key)
-		if prev, dup := c.expected[k]; dup {
-			// Two heads hold one unique value: the store's entry can name
-			// only one of them, and an indexed query misses the other.
-			name, val := e.claims.name, strings.TrimSuffix(k[len(*c.tenant)+4:], "\x00")
-			c.add(*c.tenant, id, fmt.Sprintf("%s %q is also held by user %s", name, val, prev.owner))
-			c.add(*c.tenant, prev.owner, fmt.Sprintf("%s %q is also held by user %s", name, val, id))
-			continue
-		}
-		c.expected[k] = entry{owner: id, value: string(e.value)}
-	}
+	c.users.Head(id, u.Version, entries(nil, *c.tenant, u))
 }
 
 func (c *checker) version(rest, v []byte) {
-	if len(rest) != idLen+8 {
-		c.add(*c.tenant, "", fmt.Sprintf("malformed version key %q", rest))
-		return
-	}
-	id := string(rest[:idLen])
-	n := int64(binary.BigEndian.Uint64(rest[idLen:]))
-	head, ok := c.heads[id]
-	if !ok {
-		c.add(*c.tenant, id, fmt.Sprintf("version %d has no head", n))
-		return
-	}
-	if want := c.versions[id] + 1; n != want {
-		c.add(*c.tenant, id, fmt.Sprintf("version %d follows version %d", n, want-1))
-	}
-	c.versions[id] = n
-	u, err := decode(v)
-	switch {
-	case err != nil:
-		c.add(*c.tenant, id, fmt.Sprintf("version %d does not decode: %v", n, err))
-	case u.ID != id || u.Version != n:
-		c.add(*c.tenant, id, fmt.Sprintf("version key %d holds user %s version %d", n, u.ID, u.Version))
-	case n >= head.Version:
-		c.add(*c.tenant, id, fmt.Sprintf("version key %d is not before the head, version %d", n, head.Version))
-	}
+	c.users.Version(rest, v, func(b []byte) (string, int64, error) {
+		u, err := decode(b)
+		if err != nil {
+			return "", 0, err
+		}
+		return u.ID, u.Version, nil
+	})
 }
 
-// entry is what Check expects of one index entry: the user it belongs to
-// and the value it holds (that user's ID and state for a unique field, else
-// empty).
-type entry struct{ owner, value string }
-
-func (c *checker) index(k, v []byte) {
-	want, ok := c.expected[string(k)]
-	c.seen[string(k)] = true
-	switch {
-	case !ok:
-		c.add(*c.tenant, "", fmt.Sprintf("index entry %q belongs to no user's current value", k))
-	case want.value != string(v):
-		c.add(*c.tenant, want.owner, fmt.Sprintf("index entry %q holds %q, want %q", k, v, want.value))
-	}
-}
+func (c *checker) index(k, v []byte) { c.users.Index(k, v) }
 
 // finish reports what the tenant lacks: entries never seen, versions that
 // stop before the head.
@@ -262,11 +217,7 @@ func (c *checker) finish() {
 	if c.tenant == nil {
 		return
 	}
-	for k, e := range c.expected {
-		if !c.seen[k] {
-			c.add(*c.tenant, e.owner, fmt.Sprintf("missing index entry %q", k))
-		}
-	}
+	c.users.Finish()
 	for k, expiry := range c.idems {
 		e := string(binary.BigEndian.AppendUint64(nil, expiry)) + k
 		if !c.idemExpiries[e] {
@@ -276,11 +227,6 @@ func (c *checker) finish() {
 	}
 	for e := range c.idemExpiries {
 		c.add(*c.tenant, "", fmt.Sprintf("idempotency expiry entry %q names no key", e))
-	}
-	for id, u := range c.heads {
-		if c.versions[id] != u.Version-1 {
-			c.add(*c.tenant, id, fmt.Sprintf("versions stop at %d, head is version %d", c.versions[id], u.Version))
-		}
 	}
 	c.tenant = nil
 }
