@@ -16,7 +16,7 @@ import (
 // Problem is one inconsistency found by Check.
 type Problem struct {
 	Tenant string
-	UserID string // empty when the problem is not about one user
+	UserID string // the user or group ("G…") it is about; empty when none
 	Msg    string
 }
 
@@ -24,7 +24,11 @@ func (p Problem) String() string {
 	if p.UserID == "" {
 		return fmt.Sprintf("tenant %q: %s", p.Tenant, p.Msg)
 	}
-	return fmt.Sprintf("tenant %q: user %s: %s", p.Tenant, p.UserID, p.Msg)
+	kind := "user"
+	if strings.HasPrefix(p.UserID, "G") {
+		kind = "group"
+	}
+	return fmt.Sprintf("tenant %q: %s %s: %s", p.Tenant, kind, p.UserID, p.Msg)
 }
 
 // Check verifies the whole store in one read transaction: every head
@@ -33,7 +37,9 @@ func (p Problem) String() string {
 // belongs to an existing user's current value (and a unique field's entry
 // names that user) and carries that user's state (live or deleted); every
 // user has all its index entries, its readable_by entries included; and no
-// unique value is held by two users. It returns the
+// unique value is held by two users. Groups get the same checks (heads,
+// versions, index entries, unique display names and external IDs), and
+// their member keys those of groupChecker (groupcheck.go). It returns the
 // problems found, sorted (none for a healthy store), or the error that
 // stopped it.
 //
@@ -94,6 +100,12 @@ func Check(ctx context.Context, store storage.Store) ([]Problem, error) {
 					return err
 				}
 				c.event(rest, v)
+			case groups.Head, groups.Version, groups.Index, kindMember, kindMemberOf, kindMemberDelta:
+				v, err := it.Value()
+				if err != nil {
+					return err
+				}
+				c.group(rest, k, v)
 			case ExtensionKind: // other packages' data: theirs to check
 			case kindSequence:
 				v, err := it.Value()
@@ -126,6 +138,7 @@ type checker struct {
 	tenant   *string
 	heads    map[string]*User
 	users    *entity.Checker // heads, versions and index entries of users
+	groups   *groupChecker
 	// idems maps an idempotency key (principal 0x00 key) to its expiry, and
 	// idemExpiries holds the expiry index's entries (expiry BE, then the
 	// same), both checked against each other at the end of the tenant.
@@ -141,6 +154,7 @@ func (c *checker) start(tenant string) {
 	c.tenant = &tenant
 	c.heads = map[string]*User{}
 	c.users = &entity.Checker{Kind: users, Tenant: tenant, Report: func(id, msg string) { c.add(tenant, id, msg) }}
+	c.groups = newGroupChecker(tenant, func(id, msg string) { c.add(tenant, id, msg) })
 	c.idems = map[string]uint64{}
 	c.idemExpiries = map[string]bool{}
 }
@@ -172,8 +186,14 @@ func (c *checker) event(rest, v []byte) {
 		c.add(*c.tenant, "", fmt.Sprintf("feed key %q does not decode: %v", rest, err))
 		return
 	}
-	if head, ok := c.heads[ev.UserID]; !ok || ev.Version > head.Version {
-		c.add(*c.tenant, ev.UserID, fmt.Sprintf("feed key %q names version %d, which does not exist", rest, ev.Version))
+	version, ok := int64(0), false
+	if groupEvent(ev.Type) {
+		version, ok = c.groups.HeadVersion(ev.GroupID)
+	} else if head, found := c.heads[ev.UserID]; found {
+		version, ok = head.Version, true
+	}
+	if !ok || ev.Version > version {
+		c.add(*c.tenant, ev.entity(), fmt.Sprintf("feed key %q names version %d, which does not exist", rest, ev.Version))
 	}
 }
 
@@ -218,6 +238,7 @@ func (c *checker) finish() {
 		return
 	}
 	c.users.Finish()
+	c.groups.finish(c.heads)
 	for k, expiry := range c.idems {
 		e := string(binary.BigEndian.AppendUint64(nil, expiry)) + k
 		if !c.idemExpiries[e] {

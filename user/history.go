@@ -84,6 +84,10 @@ func (s *Service) Versions(ctx context.Context, id string, opts *PageOptions) (*
 	page := &VersionPage{Offset: o.Offset}
 	err = s.view(ctx, func(tx storage.Tx) error {
 		page.Versions = page.Versions[:0] // afresh on a retry
+		pr, err := s.withStored(tx, pr)
+		if err != nil {
+			return err
+		}
 		head, err := s.readable(tx, pr, id, o.IncludeDeleted)
 		if err != nil {
 			return err
@@ -146,6 +150,10 @@ func (s *Service) versionsOf(ctx context.Context, id string, opts *GetOptions, v
 	}
 	us := make([]*User, len(versions))
 	err = s.view(ctx, func(tx storage.Tx) error {
+		pr, err := s.withStored(tx, pr)
+		if err != nil {
+			return err
+		}
 		head, err := s.readable(tx, pr, id, opts.includeDeleted())
 		if err != nil {
 			return err

@@ -32,6 +32,10 @@ type Service struct {
 	feedPoll     time.Duration
 	commits      signal // fired after every committed write
 	queries      *queryCache
+	newGroupID   func() string
+	// checkNewGroupIDs: the caller's group ID source, checked as NewID's.
+	checkNewGroupIDs bool
+	storedGroups     bool
 }
 
 // NewService returns a Service over store. A nil opts means the defaults.
@@ -71,6 +75,12 @@ func NewService(store storage.Store, opts *Options) *Service {
 		s.newID = newULID // monotonic: never repeats, so not checked
 	} else {
 		s.checkNewIDs = true
+	}
+	s.newGroupID, s.storedGroups = opts.NewGroupID, opts.StoredGroups
+	if s.newGroupID == nil {
+		s.newGroupID = newGroupULID
+	} else {
+		s.checkNewGroupIDs = true
 	}
 	if len(s.featureFlags) == 0 {
 		s.featureFlags = defaultFeatureFlags
@@ -435,6 +445,10 @@ func (s *Service) Get(ctx context.Context, id string, opts *GetOptions) (*User, 
 	}
 	var u *User
 	err = s.view(ctx, func(tx storage.Tx) error {
+		pr, err := s.withStored(tx, pr)
+		if err != nil {
+			return err
+		}
 		u, err = s.readable(tx, pr, id, opts.includeDeleted())
 		return err
 	})
@@ -465,6 +479,10 @@ func (s *Service) GetEmbedded(ctx context.Context, id string, opts *GetOptions) 
 		emb []*User
 	)
 	err = s.view(ctx, func(tx storage.Tx) error {
+		pr, err := s.withStored(tx, pr)
+		if err != nil {
+			return err
+		}
 		if u, err = s.readable(tx, pr, id, opts.includeDeleted()); err != nil {
 			return err
 		}
@@ -543,7 +561,13 @@ func (s *Service) change(ctx context.Context, op string, resolve func(storage.Tx
 	}
 	var out *User
 	err = s.update(ctx, op, func(tx storage.Tx) error {
-		var err error
+		pr, err := s.withStored(tx, pr)
+		if err != nil {
+			return err
+		}
+		if m != nil {
+			m.pr = pr
+		}
 		if out, err = m.earlier(tx, true); err != nil || out != nil {
 			return err
 		}
