@@ -591,16 +591,6 @@ func (s *Service) changeGroup(ctx context.Context, op, id string, opts *WriteOpt
 	return out, nil
 }
 
-// nextStamp is the time of a new version after one at prev: now, or prev
-// if the clock went back (versions never go back in time).
-func nextStamp(now, prev time.Time) time.Time {
-	t := stamp(now)
-	if t.Before(prev) {
-		return prev
-	}
-	return t
-}
-
 // PatchGroup applies p to a group and returns the result; a patch that
 // changes nothing writes no version and returns the current record. Each
 // call that changes the fields or the members is one new version, and

@@ -603,12 +603,8 @@ func (s *Service) change(ctx context.Context, op string, resolve func(storage.Tx
 			out = cur
 			return m.record(tx, cur)
 		}
-		now := stamp(s.now())
-		if now.Before(cur.VersionDatetime) {
-			now = cur.VersionDatetime // versions never go back in time
-		}
 		next.Version = cur.Version + 1
-		next.VersionDatetime = now
+		next.VersionDatetime = nextStamp(s.now(), cur.VersionDatetime)
 		next.VersionAuthoredByUserID = pr.ID
 		if err := s.write(tx, pr.Tenant, cur, next); err != nil {
 			return err
