@@ -44,7 +44,8 @@ func (p Problem) String() string {
 // stopped it.
 //
 // Check holds the tenant's expected keys in memory while it reads it, about
-// ten keys per user.
+// ten keys per user, and two entries per group membership plus each
+// group's replayed member changes.
 func Check(ctx context.Context, store storage.Store) ([]Problem, error) {
 	var problems []Problem
 	err := store.View(ctx, func(tx storage.Tx) error {

@@ -247,8 +247,9 @@ func testGroupUnique(t *testing.T, open Opener) {
 	}
 }
 
-// countingStore counts the keys the Updates through it write (Set or
-// Delete).
+// countingStore counts the keys the committed Updates through it write
+// (Set or Delete; an attempt that fails, and is run again, counts
+// nothing).
 type countingStore struct {
 	storage.Store
 	writes atomic.Int64
@@ -256,15 +257,25 @@ type countingStore struct {
 
 type countingTx struct {
 	storage.Tx
-	n *atomic.Int64
+	n int64
 }
 
 func (c *countingStore) Update(ctx context.Context, fn func(storage.Tx) error) error {
-	return c.Store.Update(ctx, func(tx storage.Tx) error { return fn(&countingTx{tx, &c.writes}) })
+	var n int64
+	err := c.Store.Update(ctx, func(tx storage.Tx) error {
+		ct := &countingTx{Tx: tx}
+		err := fn(ct)
+		n = ct.n
+		return err
+	})
+	if err == nil {
+		c.writes.Add(n)
+	}
+	return err
 }
 
-func (t *countingTx) Set(k, v []byte) error { t.n.Add(1); return t.Tx.Set(k, v) }
-func (t *countingTx) Delete(k []byte) error { t.n.Add(1); return t.Tx.Delete(k) }
+func (t *countingTx) Set(k, v []byte) error { t.n++; return t.Tx.Set(k, v) }
+func (t *countingTx) Delete(k []byte) error { t.n++; return t.Tx.Delete(k) }
 
 // GetMany keeps the batched read of the store's Tx.
 func (t *countingTx) GetMany(keys [][]byte) ([][]byte, error) { return storage.GetMany(t.Tx, keys) }
