@@ -535,10 +535,10 @@ func (s *Service) GetGroup(ctx context.Context, id string, opts *GetOptions) (*G
 	return g, nil
 }
 
-// changeGroup runs one read-modify-write of a group: mutate returns the
-// next record and member change from the current head (the head itself
-// and nil for no change of the fields). A deleted group is ErrNotFound
-// unless restoring.
+// changeGroup runs one read-modify-write of a group through revise:
+// mutate returns the next record and its member change from the current
+// head (nil: no member changes). A deleted group is ErrNotFound unless
+// restoring.
 func (s *Service) changeGroup(ctx context.Context, op, id string, opts *WriteOptions, restoring bool, mutate func(tx storage.Tx, tenant string, cur *Group) (*Group, *memberChange, error)) (*Group, error) {
 	pr, err := groupAdmin(ctx)
 	if err != nil {
@@ -553,42 +553,29 @@ func (s *Service) changeGroup(ctx context.Context, op, id string, opts *WriteOpt
 	if opts != nil && opts.Idempotency != nil {
 		return nil, fmt.Errorf("%w: groups do not take Idempotency", ErrInvalid)
 	}
-	var out *Group
-	err = s.update(ctx, op, func(tx storage.Tx) error {
-		cur, err := liveGroup(tx, pr.Tenant, id, restoring)
-		if err != nil {
-			return err
-		}
-		if err := opts.mismatch(cur.Version); err != nil {
-			return err
-		}
-		next, ch, err := mutate(tx, pr.Tenant, cur)
-		if err != nil {
-			return err
-		}
-		if ch != nil && len(ch.added)+len(ch.removed) == 0 {
-			ch = nil
-		}
-		if ch == nil && eqOpt(cur.ExternalID, next.ExternalID) && cur.DisplayName == next.DisplayName && cur.Deleted == next.Deleted {
-			out = cur
-			return nil
-		}
-		next.Version = cur.Version + 1
-		next.VersionDatetime = nextStamp(s.now(), cur.VersionDatetime)
-		next.VersionAuthoredByUserID = pr.ID
-		if ch != nil {
-			next.MemberCount += len(ch.added) - len(ch.removed)
-		}
-		if err := s.writeGroup(tx, pr.Tenant, cur, next, ch); err != nil {
-			return err
-		}
-		out = next
-		return nil
+	var ch *memberChange // this attempt's
+	return revise(s, ctx, op, pr, opts, &revision[*Group]{
+		head: func(tx storage.Tx, pr *Principal) (*Group, error) {
+			return liveGroup(tx, pr.Tenant, id, restoring)
+		},
+		mutate: func(tx storage.Tx, pr *Principal, cur *Group) (*Group, error) {
+			next, c, err := mutate(tx, pr.Tenant, cur)
+			if err != nil {
+				return nil, err
+			}
+			if ch = c; ch != nil {
+				next.MemberCount += len(ch.added) - len(ch.removed)
+			}
+			return next, nil
+		},
+		same: func(cur, next *Group) bool {
+			return (ch == nil || len(ch.added)+len(ch.removed) == 0) &&
+				eqOpt(cur.ExternalID, next.ExternalID) && cur.DisplayName == next.DisplayName && cur.Deleted == next.Deleted
+		},
+		write: func(tx storage.Tx, tenant string, cur, next *Group) error {
+			return s.writeGroup(tx, tenant, cur, next, ch)
+		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // PatchGroup applies p to a group and returns the result; a patch that
@@ -936,39 +923,18 @@ func (s *Service) GroupVersions(ctx context.Context, id string, opts *PageOption
 	if err != nil {
 		return nil, err
 	}
-	page := &VersionPage{Offset: o.Offset}
+	var page *VersionPage
 	err = s.view(ctx, func(tx storage.Tx) error {
-		page.Versions = page.Versions[:0]
 		head, err := liveGroup(tx, pr.Tenant, id, o.IncludeDeleted)
 		if err != nil {
 			return err
 		}
-		page.Count = int(head.Version)
-		info := func(g *Group) {
-			page.Versions = append(page.Versions, VersionInfo{Version: g.Version, VersionDatetime: g.VersionDatetime, VersionAuthoredByUserID: g.VersionAuthoredByUserID, Deleted: g.Deleted})
-		}
-		if o.Offset >= page.Count {
-			return nil
-		}
-		if o.Offset == 0 {
-			info(head)
-		}
-		return groups.Older(tx, pr.Tenant, id, head.Version-int64(max(o.Offset, 1))+1, func(b []byte) (bool, error) {
-			if len(page.Versions) >= o.Limit {
-				return false, nil
-			}
-			g, err := decodeGroup(b)
-			if err != nil {
-				return false, err
-			}
-			info(g)
-			return len(page.Versions) < o.Limit, nil
-		})
+		page, err = versionPage(tx, groups, pr.Tenant, id, head, o, decodeGroup)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	page.HasNext = o.Offset+len(page.Versions) < page.Count
 	return page, nil
 }
 
@@ -982,34 +948,14 @@ func (s *Service) groupVersions(ctx context.Context, id string, opts *GetOptions
 	if err := checkGroupID(id); err != nil {
 		return nil, err
 	}
-	gs := make([]*Group, len(versions))
+	var gs []*Group
 	err = s.view(ctx, func(tx storage.Tx) error {
 		head, err := liveGroup(tx, pr.Tenant, id, opts.includeDeleted())
 		if err != nil {
 			return err
 		}
-		var older []int64
-		for _, v := range versions {
-			if v < 1 || v > head.Version {
-				return fmt.Errorf("%w: group %s has no version %d", ErrNotFound, id, v)
-			}
-			if v < head.Version {
-				older = append(older, v)
-			}
-		}
-		bs, err := groups.Versions(tx, pr.Tenant, id, older)
-		if err != nil {
+		if gs, err = atVersions(tx, groups, pr.Tenant, id, head, versions, decodeGroup); err != nil {
 			return err
-		}
-		for i, v := range versions {
-			if v == head.Version {
-				gs[i] = head
-				continue
-			}
-			if gs[i], err = decodeGroup(bs[0]); err != nil {
-				return err
-			}
-			bs = bs[1:]
 		}
 		if more != nil {
 			return more(tx, pr.Tenant)

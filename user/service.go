@@ -559,63 +559,44 @@ func (s *Service) change(ctx context.Context, op string, resolve func(storage.Tx
 	if opts != nil {
 		m = s.idem(pr, opts.Idempotency)
 	}
-	var out *User
-	err = s.update(ctx, op, func(tx storage.Tx) error {
-		pr, err := s.withStored(tx, pr)
-		if err != nil {
-			return err
-		}
-		if m != nil {
+	return revise(s, ctx, op, pr, opts, &revision[*User]{
+		earlier: func(tx storage.Tx, pr *Principal) (*User, bool, error) {
+			if m == nil {
+				return nil, false, nil
+			}
 			m.pr = pr
-		}
-		if out, err = m.earlier(tx, true); err != nil || out != nil {
-			return err
-		}
-		id, err := resolve(tx, pr)
-		if err != nil {
-			return err
-		}
-		cur, err := readHead(tx, pr.Tenant, id)
-		if err != nil {
-			return err
-		}
-		// Not found wins over forbidden: a deleted user the caller may not
-		// read does not exist for it, whatever the change, and one it may
-		// read exists only for Restore.
-		if cur.Deleted && (!restoring || !pr.canRead(cur)) {
-			return ErrNotFound
-		}
-		// The changed record is returned, so changing takes reading too.
-		if !pr.canModify(cur) {
-			return &ForbiddenError{Principal: pr.ID, Target: id, Action: "modify"}
-		}
-		if !pr.canRead(cur) {
-			return &ForbiddenError{Principal: pr.ID, Target: id, Action: "read"}
-		}
-		if err := opts.mismatch(cur.Version); err != nil {
-			return err
-		}
-		next, err := mutate(cur)
-		if err != nil {
-			return err
-		}
-		if sameContent(cur, next) {
-			out = cur
-			return m.record(tx, cur)
-		}
-		next.Version = cur.Version + 1
-		next.VersionDatetime = nextStamp(s.now(), cur.VersionDatetime)
-		next.VersionAuthoredByUserID = pr.ID
-		if err := s.write(tx, pr.Tenant, cur, next); err != nil {
-			return err
-		}
-		out = next
-		return m.record(tx, next)
+			u, err := m.earlier(tx, true)
+			return u, u != nil, err
+		},
+		record: m.record,
+		head: func(tx storage.Tx, pr *Principal) (*User, error) {
+			id, err := resolve(tx, pr)
+			if err != nil {
+				return nil, err
+			}
+			cur, err := readHead(tx, pr.Tenant, id)
+			if err != nil {
+				return nil, err
+			}
+			// Not found wins over forbidden: a deleted user the caller
+			// may not read does not exist for it, whatever the change,
+			// and one it may read exists only for Restore.
+			if cur.Deleted && (!restoring || !pr.canRead(cur)) {
+				return nil, ErrNotFound
+			}
+			// The changed record is returned, so changing takes reading too.
+			if !pr.canModify(cur) {
+				return nil, &ForbiddenError{Principal: pr.ID, Target: id, Action: "modify"}
+			}
+			if !pr.canRead(cur) {
+				return nil, &ForbiddenError{Principal: pr.ID, Target: id, Action: "read"}
+			}
+			return cur, nil
+		},
+		mutate: func(_ storage.Tx, _ *Principal, cur *User) (*User, error) { return mutate(cur) },
+		same:   sameContent,
+		write:  s.write,
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // byID resolves a user by its ID, checked before the transaction starts.
