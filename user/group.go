@@ -1,10 +1,12 @@
 package user
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -170,8 +172,7 @@ func checkGroupPatch(p *GroupPatch, create bool) error {
 }
 
 // memberChange is what one call does to a group's members: the IDs added
-// and removed, each sorted, and where each added ID came from (its field
-// path, for errors).
+// and removed, each sorted.
 type memberChange struct {
 	added, removed []string
 }
@@ -179,32 +180,23 @@ type memberChange struct {
 // members works out, in tx, the member changes p makes to the group gid
 // (isNew: it has no members yet), and checks that every added member is a
 // live user of the tenant: an unknown or deleted one is a field error
-// naming its position.
+// naming its position. Without SetMembers it reads only the member keys
+// of the IDs p names; with it, the group's member list.
 func (s *Service) members(tx storage.Tx, tenant, gid string, isNew bool, p *GroupPatch) (*memberChange, error) {
-	type origin struct {
-		field string
-		i     int
-	}
-	from := map[string]origin{}
-	var want []string // the members after SetMembers (when set), sorted
-	if p.SetMembers != nil {
-		for i, id := range *p.SetMembers {
-			from[id] = origin{"members", i}
+	// member is whether each ID p names is a member before the call.
+	member := map[string]bool{}
+	if p.SetMembers != nil && !isNew {
+		it := storage.IterateKeys(tx, storage.Range{Prefix: memberPrefix(tenant, gid)})
+		for it.Next() {
+			member[string(it.Key()[len(it.Key())-idLen:])] = true
 		}
-		want = slices.Sorted(func(yield func(string) bool) {
-			for _, id := range *p.SetMembers {
-				if !yield(id) {
-					return
-				}
-			}
-		})
-	}
-	// is reports which of ids are members now.
-	is := func(ids []string) ([]bool, error) {
-		out := make([]bool, len(ids))
-		if isNew || len(ids) == 0 {
-			return out, nil
+		err := it.Err()
+		it.Close()
+		if err != nil {
+			return nil, err
 		}
+	} else if !isNew {
+		ids := append(slices.Clone(p.AddMembers), p.RemoveMembers...)
 		keys := make([][]byte, len(ids))
 		for i, id := range ids {
 			keys[i] = memberKey(tenant, gid, id)
@@ -214,72 +206,38 @@ func (s *Service) members(tx storage.Tx, tenant, gid string, isNew bool, p *Grou
 			return nil, err
 		}
 		for i, v := range vs {
-			out[i] = v != nil
+			member[ids[i]] = v != nil
 		}
-		return out, nil
 	}
-	ch := &memberChange{}
-	// after reports whether id is a member once SetMembers has applied.
-	var after func(string) (bool, error)
+	// after is the membership once the call has applied; from says where
+	// each ID came from, for errors.
+	after := maps.Clone(member)
+	from := map[string][]string{}
 	if p.SetMembers != nil {
-		var cur []string
-		if !isNew {
-			it := storage.IterateKeys(tx, storage.Range{Prefix: memberPrefix(tenant, gid)})
-			for it.Next() {
-				cur = append(cur, string(it.Key()[len(it.Key())-idLen:]))
-			}
-			err := it.Err()
-			it.Close()
-			if err != nil {
-				return nil, err
-			}
+		clear(after)
+		for i, id := range *p.SetMembers {
+			after[id] = true
+			from[id] = []string{"members", itoa(i)}
 		}
-		for _, id := range want {
-			if _, ok := slices.BinarySearch(cur, id); !ok {
-				ch.added = append(ch.added, id)
-			}
-		}
-		for _, id := range cur {
-			if _, ok := slices.BinarySearch(want, id); !ok {
-				ch.removed = append(ch.removed, id)
-			}
-		}
-		after = func(id string) (bool, error) { _, ok := slices.BinarySearch(want, id); return ok, nil }
-	}
-	present := func(ids []string) ([]bool, error) {
-		if after == nil {
-			return is(ids)
-		}
-		out := make([]bool, len(ids))
-		for i, id := range ids {
-			out[i], _ = after(id)
-		}
-		return out, nil
-	}
-	in, err := present(p.AddMembers)
-	if err != nil {
-		return nil, err
 	}
 	for i, id := range p.AddMembers {
-		switch j := slices.Index(ch.removed, id); {
-		case j >= 0: // set out, then added back: it stays
-			ch.removed = slices.Delete(ch.removed, j, j+1)
-		case !in[i]:
+		if !after[id] {
+			from[id] = []string{"add_members", itoa(i)}
+		}
+		after[id] = true
+	}
+	for _, id := range p.RemoveMembers {
+		after[id] = false
+	}
+	ch := &memberChange{}
+	for id, in := range after {
+		if in && !member[id] {
 			ch.added = append(ch.added, id)
-			from[id] = origin{"add_members", i}
 		}
 	}
-	in, err = present(p.RemoveMembers)
-	if err != nil {
-		return nil, err
-	}
-	for i, id := range p.RemoveMembers {
-		if in[i] {
-			if j := slices.Index(ch.added, id); j >= 0 { // set, then removed
-				ch.added = slices.Delete(ch.added, j, j+1)
-			} else {
-				ch.removed = append(ch.removed, id)
-			}
+	for id, was := range member {
+		if was && !after[id] {
+			ch.removed = append(ch.removed, id)
 		}
 	}
 	slices.Sort(ch.added)
@@ -298,8 +256,7 @@ func (s *Service) members(tx storage.Tx, tenant, gid string, isNew bool, p *Grou
 	}
 	var errs []FieldError
 	for i, b := range heads {
-		o := from[ch.added[i]]
-		path := []string{o.field, itoa(o.i)}
+		path := from[ch.added[i]]
 		if b == nil {
 			errs = append(errs, FieldError{Path: path, Message: "names no user", Type: "not_found"})
 			continue
@@ -312,7 +269,7 @@ func (s *Service) members(tx storage.Tx, tenant, gid string, isNew bool, p *Grou
 	}
 	if len(errs) > 0 {
 		slices.SortFunc(errs, func(a, b FieldError) int {
-			return strings.Compare(strings.Join(a.Path, "."), strings.Join(b.Path, "."))
+			return cmp.Or(strings.Compare(a.Path[0], b.Path[0]), len(a.Path[1])-len(b.Path[1]), strings.Compare(a.Path[1], b.Path[1]))
 		})
 		return nil, &ValidationError{Errors: errs}
 	}
@@ -553,29 +510,45 @@ func (s *Service) changeGroup(ctx context.Context, op, id string, opts *WriteOpt
 	if opts != nil && opts.Idempotency != nil {
 		return nil, fmt.Errorf("%w: groups do not take Idempotency", ErrInvalid)
 	}
-	var ch *memberChange // this attempt's
-	return revise(s, ctx, op, pr, opts, &revision[*Group]{
-		head: func(tx storage.Tx, pr *Principal) (*Group, error) {
-			return liveGroup(tx, pr.Tenant, id, restoring)
-		},
-		mutate: func(tx storage.Tx, pr *Principal, cur *Group) (*Group, error) {
-			next, c, err := mutate(tx, pr.Tenant, cur)
-			if err != nil {
-				return nil, err
-			}
-			if ch = c; ch != nil {
-				next.MemberCount += len(ch.added) - len(ch.removed)
-			}
-			return next, nil
-		},
-		same: func(cur, next *Group) bool {
-			return (ch == nil || len(ch.added)+len(ch.removed) == 0) &&
-				eqOpt(cur.ExternalID, next.ExternalID) && cur.DisplayName == next.DisplayName && cur.Deleted == next.Deleted
-		},
-		write: func(tx storage.Tx, tenant string, cur, next *Group) error {
-			return s.writeGroup(tx, tenant, cur, next, ch)
-		},
-	})
+	return revise[*Group](s, ctx, op, pr, opts, &groupChange{s: s, id: id, restoring: restoring, next: mutate})
+}
+
+// groupChange is a group's part of revise. Groups take no idempotency
+// keys.
+type groupChange struct {
+	s         *Service
+	id        string
+	restoring bool
+	next      func(tx storage.Tx, tenant string, cur *Group) (*Group, *memberChange, error)
+	ch        *memberChange // the member change of this attempt
+}
+
+func (c *groupChange) earlier(storage.Tx, *Principal) (*Group, bool, error) { return nil, false, nil }
+
+func (c *groupChange) record(storage.Tx, *Group) error { return nil }
+
+func (c *groupChange) head(tx storage.Tx, pr *Principal) (*Group, error) {
+	return liveGroup(tx, pr.Tenant, c.id, c.restoring)
+}
+
+func (c *groupChange) mutate(tx storage.Tx, pr *Principal, cur *Group) (*Group, error) {
+	next, ch, err := c.next(tx, pr.Tenant, cur)
+	if err != nil {
+		return nil, err
+	}
+	if c.ch = ch; ch != nil {
+		next.MemberCount += len(ch.added) - len(ch.removed)
+	}
+	return next, nil
+}
+
+func (c *groupChange) same(cur, next *Group) bool {
+	return (c.ch == nil || len(c.ch.added)+len(c.ch.removed) == 0) &&
+		eqOpt(cur.ExternalID, next.ExternalID) && cur.DisplayName == next.DisplayName && cur.Deleted == next.Deleted
+}
+
+func (c *groupChange) write(tx storage.Tx, tenant string, cur, next *Group) error {
+	return c.s.writeGroup(tx, tenant, cur, next, c.ch)
 }
 
 // PatchGroup applies p to a group and returns the result; a patch that

@@ -31,24 +31,24 @@ func (g *Group) stamp(v int64, at time.Time, by string) {
 	g.Version, g.VersionDatetime, g.VersionAuthoredByUserID = v, at, by
 }
 
-// revision is one kind's part of a read-modify-write (see revise). Each
-// function runs in the transaction, again on a retry.
-type revision[R versioned] struct {
-	// earlier, when not nil, returns the result an earlier call with the
-	// same idempotency key produced (ok false: none), and record stores
-	// this call's result for later ones.
-	earlier func(tx storage.Tx, pr *Principal) (r R, ok bool, err error)
-	record  func(tx storage.Tx, r R) error
+// reviser is one kind's part of a read-modify-write (see revise). Each
+// method runs in the transaction, again on a retry.
+type reviser[R versioned] interface {
+	// earlier returns the result an earlier call with the same
+	// idempotency key produced (ok false: none), and record stores this
+	// call's result for later ones.
+	earlier(tx storage.Tx, pr *Principal) (r R, ok bool, err error)
+	record(tx storage.Tx, r R) error
 	// head reads the current record and refuses it for pr (not found,
 	// forbidden).
-	head func(tx storage.Tx, pr *Principal) (R, error)
+	head(tx storage.Tx, pr *Principal) (R, error)
 	// mutate returns the next record (a copy) from the current one.
-	mutate func(tx storage.Tx, pr *Principal, cur R) (R, error)
+	mutate(tx storage.Tx, pr *Principal, cur R) (R, error)
 	// same reports whether next changes nothing of cur: then no version
 	// is written and cur is the result.
-	same func(cur, next R) bool
+	same(cur, next R) bool
 	// write stores next, stamped, as the version after cur.
-	write func(tx storage.Tx, tenant string, cur, next R) error
+	write(tx storage.Tx, tenant string, cur, next R) error
 }
 
 // revise runs one read-modify-write of a user or a group in a retried
@@ -57,19 +57,17 @@ type revision[R versioned] struct {
 // current head, the expected version (opts), the mutation and, unless it
 // changes nothing, a new version numbered after the current one, at a time
 // never before the current one's, authored by the principal.
-func revise[R versioned](s *Service, ctx context.Context, op string, pr *Principal, opts *WriteOptions, r *revision[R]) (R, error) {
+func revise[R versioned](s *Service, ctx context.Context, op string, pr *Principal, opts *WriteOptions, r reviser[R]) (R, error) {
 	var out, zero R
 	err := s.update(ctx, op, func(tx storage.Tx) error {
 		pr, err := s.withStored(tx, pr)
 		if err != nil {
 			return err
 		}
-		if r.earlier != nil {
-			prev, ok, err := r.earlier(tx, pr)
-			if err != nil || ok {
-				out = prev
-				return err
-			}
+		prev, ok, err := r.earlier(tx, pr)
+		if err != nil || ok {
+			out = prev
+			return err
 		}
 		cur, err := r.head(tx, pr)
 		if err != nil {
@@ -92,10 +90,7 @@ func revise[R versioned](s *Service, ctx context.Context, op string, pr *Princip
 			}
 		}
 		out = next
-		if r.record != nil {
-			return r.record(tx, next)
-		}
-		return nil
+		return r.record(tx, next)
 	})
 	if err != nil {
 		return zero, err
