@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/userkit/userkit/storage"
 	"github.com/userkit/userkit/user"
 )
@@ -804,6 +807,141 @@ func testGroupConcurrentMembers(t *testing.T, open Opener) {
 	}
 	if diff := cmp.Diff(us, allMembers(t, s, g.ID, 0)); diff != "" {
 		t.Errorf("members (-want +got):\n%s", diff)
+	}
+	checkClean(t, st)
+}
+
+// testGroupMembersDifferential runs random member changes (adds, removes,
+// replacements, deletions and restorations of groups) against a model
+// that keeps every version's member set, and compares the members, the
+// counts, GroupsOf, and DiffGroup between random versions.
+func testGroupMembersDifferential(t *testing.T, open Opener) {
+	s, st := newService(t, open, nil)
+	ctx := As(Admin)
+	r := rand.New(rand.NewPCG(13, 7))
+	us := users(t, s, 24)
+	type model struct {
+		id       string
+		versions []map[string]bool // the members as of each version
+		deleted  bool
+	}
+	var gs []*model
+	for i := range 3 {
+		g := mustGroup(t, s, user.GroupPatch{DisplayName: user.Value(fmt.Sprint("g", i))})
+		gs = append(gs, &model{id: g.ID, versions: []map[string]bool{{}}})
+	}
+	some := func() []string {
+		var out []string
+		for range r.IntN(4) {
+			out = append(out, pick(r, us))
+		}
+		return out
+	}
+	for range 150 {
+		m := pick(r, gs)
+		cur := maps.Clone(m.versions[len(m.versions)-1])
+		var got *user.Group
+		var err error
+		switch op := r.IntN(10); {
+		case op == 0:
+			del := !m.deleted
+			if del {
+				got, err = s.DeleteGroup(ctx, m.id, nil)
+			} else {
+				got, err = s.RestoreGroup(ctx, m.id, nil)
+			}
+			m.deleted = del
+		case m.deleted:
+			continue
+		case op < 3:
+			set := some()
+			clear(cur)
+			for _, id := range set {
+				cur[id] = true
+			}
+			got, err = s.PatchGroup(ctx, m.id, user.GroupPatch{SetMembers: &set}, nil)
+		default:
+			add, remove := some(), some()
+			remove = slices.DeleteFunc(remove, func(id string) bool { return slices.Contains(add, id) })
+			for _, id := range add {
+				cur[id] = true
+			}
+			for _, id := range remove {
+				delete(cur, id)
+			}
+			got, err = s.PatchGroup(ctx, m.id, user.GroupPatch{AddMembers: add, RemoveMembers: remove}, nil)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Version > int64(len(m.versions)) {
+			m.versions = append(m.versions, cur)
+		}
+		if got.Version != int64(len(m.versions)) || got.MemberCount != len(cur) {
+			t.Fatalf("group %s: version %d with %d members, model %d with %d", m.id, got.Version, got.MemberCount, len(m.versions), len(cur))
+		}
+	}
+	sorted := func(set map[string]bool) []string { return slices.Sorted(maps.Keys(set)) }
+	inc := &user.GetOptions{IncludeDeleted: true}
+	for _, m := range gs {
+		last := m.versions[len(m.versions)-1]
+		page, err := s.GroupMembers(ctx, m.id, &user.MemberPageOptions{Limit: 1000, IncludeDeleted: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(sorted(last), page.Members, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("members of %s (-model +got):\n%s", m.id, diff)
+		}
+		for range 10 {
+			a, b := int64(1+r.IntN(len(m.versions))), int64(1+r.IntN(len(m.versions)))
+			changes, err := s.DiffGroup(ctx, m.id, a, b, inc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want *user.Change
+			from, to := m.versions[a-1], m.versions[b-1]
+			added := sorted(maps.Collect(func(yield func(string, bool) bool) {
+				for id := range to {
+					if !from[id] && !yield(id, true) {
+						return
+					}
+				}
+			}))
+			removed := sorted(maps.Collect(func(yield func(string, bool) bool) {
+				for id := range from {
+					if !to[id] && !yield(id, true) {
+						return
+					}
+				}
+			}))
+			if len(added)+len(removed) > 0 {
+				want = &user.Change{Field: "members", Old: append([]string{}, removed...), New: append([]string{}, added...)}
+			}
+			var gotMembers *user.Change
+			for _, c := range changes {
+				if c.Field == "members" {
+					gotMembers = &c
+				}
+			}
+			if diff := cmp.Diff(want, gotMembers); diff != "" {
+				t.Errorf("DiffGroup(%s, %d, %d) members (-model +got):\n%s", m.id, a, b, diff)
+			}
+		}
+	}
+	for _, u := range us {
+		var want []string
+		for _, m := range gs {
+			if !m.deleted && m.versions[len(m.versions)-1][u] {
+				want = append(want, m.id)
+			}
+		}
+		got, err := s.GroupsOf(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("GroupsOf(%s) (-model +got):\n%s", u, diff)
+		}
 	}
 	checkClean(t, st)
 }

@@ -161,6 +161,7 @@ func Run(t *testing.T, open Opener) {
 		{"GroupAccess", testGroupAccess},
 		{"GroupFeed", testGroupFeed},
 		{"GroupCheck", testGroupCheck},
+		{"GroupMembersDifferential", testGroupMembersDifferential},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
