@@ -56,7 +56,8 @@ type Options struct {
 	FeedPollInterval time.Duration
 	// OnWrite, when not nil, is called after each read-write call ends
 	// its transaction, for metrics: op is "create", "patch", "delete",
-	// "restore", "sequence_feed", "sweep_changes" or
+	// "restore", "create_group", "patch_group", "delete_group",
+	// "restore_group", "sequence_feed", "sweep_changes" or
 	// "sweep_idempotency_keys"; retries is how many storage conflicts it
 	// ran again after; err is its result (nil, or an error wrapping
 	// ErrBusy, …). It runs on the caller's goroutine and must be quick.
