@@ -295,14 +295,7 @@ func (s *Service) writeGroup(tx storage.Tx, tenant string, prev, next *Group, ch
 	}
 	values, err := groups.Write(tx, c)
 	if err != nil {
-		var ce *entity.ConflictError
-		if errors.As(err, &ce) {
-			return &ConflictError{Field: ce.Field, Reason: ReasonDuplicate}
-		}
-		if errors.Is(err, entity.ErrIDInUse) {
-			return fmt.Errorf("user: %w: Options.NewGroupID must not repeat IDs", err)
-		}
-		return err
+		return writeError(err, groups)
 	}
 	q, err := decodeSequence(values[0])
 	if err != nil {

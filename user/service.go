@@ -369,7 +369,7 @@ func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
 	}
 	values, err := users.Write(tx, c)
 	if err != nil {
-		return s.writeError(err)
+		return writeError(err, users)
 	}
 	q, err := decodeSequence(values[0])
 	if err != nil {
@@ -378,12 +378,14 @@ func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
 	return writeEvent(tx, tenant, q, prev, next)
 }
 
-// writeError translates entity.Write's errors.
-func (s *Service) writeError(err error) error {
+// writeError translates entity.Write's errors for kind k.
+func writeError(err error, k entity.Kind) error {
 	var ce *entity.ConflictError
 	switch {
 	case errors.As(err, &ce):
-		return &ConflictError{Field: ce.Field, Reason: ReasonDuplicate}
+		return &ConflictError{Field: ce.Field, Reason: ReasonDuplicate, Group: k == groups}
+	case errors.Is(err, entity.ErrIDInUse) && k == groups:
+		return fmt.Errorf("user: %w: Options.NewGroupID must not repeat IDs", err)
 	case errors.Is(err, entity.ErrIDInUse):
 		return fmt.Errorf("user: %w: Options.NewID must not repeat IDs", err)
 	}

@@ -235,6 +235,11 @@ func testGroupUnique(t *testing.T, open Opener) {
 			t.Errorf("%s: %v, want a conflict on %s", tc.name, err, tc.field)
 		}
 	}
+	_, err := s.CreateGroup(ctx, user.GroupPatch{DisplayName: user.Value("advisors")}, nil)
+	var ce *user.ConflictError
+	if !errors.As(err, &ce) || !ce.Group || err.Error() != "user: display_name is already in use by another group" {
+		t.Errorf("a group's conflict = %#v (%v), want one that names a group", ce, err)
+	}
 	// Names that share a long prefix are distinct.
 	mustGroup(t, s, user.GroupPatch{DisplayName: user.Value(long + "b")})
 	if _, err := s.CreateGroup(ctx, user.GroupPatch{DisplayName: user.Value("E1"), ExternalID: user.Value("E1")}, nil); err != nil {
