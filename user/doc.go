@@ -136,9 +136,10 @@
 //     is also open to a principal asking about itself.
 //   - A member is a user ID of the same tenant; an unknown, deleted or
 //     other tenant's user is a field error naming its position
-//     (members[3], add_members[0]). A user deleted later stays a member and
-//     listed (its restore needs no repair); it is the authenticator's call
-//     whether a deleted user may still sign in, as it is for its own ID.
+//     (members[3], add_members[0]). A user deleted later stays a member,
+//     listed and counted (GroupMembers, MemberCount, GroupsOf), but its
+//     memberships grant nothing through Options.StoredGroups until it is
+//     restored, which brings the access back without any repair.
 //   - display_name (required, ≤ 256 runes) is unique case-insensitively
 //     among the tenant's live groups: deleting a group frees its name, and
 //     restoring it while another group holds the name is a *ConflictError.

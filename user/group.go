@@ -855,13 +855,24 @@ func (s *Service) GroupsOf(ctx context.Context, userID string) ([]string, error)
 // or, with Options.StoredGroups and a principal that is not an
 // administrator, a copy whose Groups also hold the live groups its ID is a
 // member of, read in tx (the snapshot of the reads it guards), so a member
-// removed loses the access from the next transaction on.
+// removed loses the access from the next transaction on. The memberships
+// of a deleted user count only once it is restored (one more point read,
+// for members only).
 func (s *Service) withStored(tx storage.Tx, pr *Principal) (*Principal, error) {
 	if !s.storedGroups || pr.Admin {
 		return pr, nil
 	}
 	ids, err := memberships(tx, pr.Tenant, pr.ID, false)
 	if err != nil || len(ids) == 0 {
+		return pr, err
+	}
+	// A deleted user stays a member, but its memberships grant nothing
+	// until it is restored.
+	b, err := tx.Get(headKey(pr.Tenant, pr.ID))
+	if err != nil {
+		return nil, fmt.Errorf("user: member %s: %w", pr.ID, err)
+	}
+	if deleted, err := peekDeleted(b); err != nil || deleted {
 		return pr, err
 	}
 	p := *pr

@@ -606,7 +606,8 @@ func testGroupAccess(t *testing.T, open Opener) {
 		}, nil, 2},
 		{"group deleted", func() error { _, err := s.DeleteGroup(ctx, g.ID, nil); return err }, user.ErrForbidden, 1},
 		{"group restored", func() error { _, err := s.RestoreGroup(ctx, g.ID, nil); return err }, nil, 2},
-		{"member deleted and still listed", func() error { _, err := s.Delete(ctx, p.ID, nil); return err }, nil, 1},
+		{"member deleted", func() error { _, err := s.Delete(ctx, p.ID, nil); return err }, user.ErrForbidden, 0},
+		{"member restored", func() error { _, err := s.Restore(ctx, p.ID, nil); return err }, nil, 2},
 	}
 	for _, st := range steps {
 		if err := st.do(); err != nil {
@@ -619,10 +620,10 @@ func testGroupAccess(t *testing.T, open Opener) {
 			t.Errorf("%s: the principal's query counts %d, want %d", st.name, c, st.count)
 		}
 	}
-	// Modifying through the group, and the change that removes access.
-	if _, err := s.Restore(ctx, p.ID, nil); err != nil {
-		t.Fatal(err)
+	if m, err := s.GroupMembers(ctx, g.ID, nil); err != nil || len(m.Members) != 1 {
+		t.Errorf("members after the member's deletion and restoration: %+v, %v", m, err)
 	}
+	// Modifying through the group, and the change that removes access.
 	if _, err := s.Patch(As(pr), target.ID, user.Patch{FirstName: user.Value("x")}, nil); err != nil {
 		t.Errorf("patch through a stored membership: %v", err)
 	}
