@@ -60,13 +60,18 @@ func (e *ValidationError) Error() string {
 type ConflictError struct {
 	Field  string // wire name, e.g. "email"
 	Reason string // "duplicate", "write_once" or "read_only"
+	// Group reports a conflict on a group's field (display_name,
+	// external_id) rather than a user's.
+	Group bool
 }
 
 func (e *ConflictError) Error() string {
-	switch e.Reason {
-	case ReasonDuplicate:
+	switch {
+	case e.Reason == ReasonDuplicate && e.Group:
+		return fmt.Sprintf("user: %s is already in use by another group", e.Field)
+	case e.Reason == ReasonDuplicate:
 		return fmt.Sprintf("user: %s is already in use by another user", e.Field)
-	case ReasonWriteOnce:
+	case e.Reason == ReasonWriteOnce:
 		return fmt.Sprintf("user: %s is write-once and is already set", e.Field)
 	default:
 		return fmt.Sprintf("user: %s is read-only", e.Field)

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/userkit/userkit/storage"
+	"github.com/userkit/userkit/user/internal/entity"
 )
 
 // readable returns the head of a user the principal may read: Get's rule,
@@ -81,49 +82,85 @@ func (s *Service) Versions(ctx context.Context, id string, opts *PageOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	page := &VersionPage{Offset: o.Offset}
+	var page *VersionPage
 	err = s.view(ctx, func(tx storage.Tx) error {
-		page.Versions = page.Versions[:0] // afresh on a retry
+		pr, err := s.withStored(tx, pr)
+		if err != nil {
+			return err
+		}
 		head, err := s.readable(tx, pr, id, o.IncludeDeleted)
 		if err != nil {
 			return err
 		}
-		page.Count = int(head.Version)
-		if o.Offset >= page.Count {
-			return nil
-		}
-		info := func(u *User) {
-			page.Versions = append(page.Versions, VersionInfo{
-				Version:                 u.Version,
-				VersionDatetime:         u.VersionDatetime,
-				VersionAuthoredByUserID: u.VersionAuthoredByUserID,
-				Deleted:                 u.Deleted,
-			})
-		}
-		if o.Offset == 0 {
-			info(head) // the head is the latest version
-		}
-		start := versionKey(pr.Tenant, id, head.Version-int64(max(o.Offset, 1)))
-		it := tx.Iterate(storage.Range{Prefix: versionPrefix(pr.Tenant, id), Start: start, Reverse: true})
-		defer it.Close()
-		for len(page.Versions) < o.Limit && it.Next() {
-			b, err := it.Value()
-			if err != nil {
-				return err
-			}
-			u, err := decode(b)
-			if err != nil {
-				return err
-			}
-			info(u)
-		}
-		return it.Err()
+		page, err = versionPage(tx, users, pr.Tenant, id, head, o, decode)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	return page, nil
+}
+
+// versionPage returns one page of the version metadata of the record id
+// of kind k whose head is head, newest first: the head's (offset 0), then
+// the older versions', read from their keys. Users and groups share it.
+func versionPage[R versioned](tx storage.Tx, k entity.Kind, tenant, id string, head R, o PageOptions, decode func([]byte) (R, error)) (*VersionPage, error) {
+	latest := head.info().Version
+	page := &VersionPage{Offset: o.Offset, Count: int(latest)}
+	if o.Offset < page.Count {
+		if o.Offset == 0 {
+			page.Versions = append(page.Versions, head.info())
+		}
+		err := k.Older(tx, tenant, id, latest-int64(max(o.Offset, 1))+1, func(b []byte) (bool, error) {
+			if len(page.Versions) >= o.Limit {
+				return false, nil
+			}
+			r, err := decode(b)
+			if err != nil {
+				return false, err
+			}
+			page.Versions = append(page.Versions, r.info())
+			return len(page.Versions) < o.Limit, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	page.HasNext = o.Offset+len(page.Versions) < page.Count
 	return page, nil
+}
+
+// atVersions returns the record id of kind k, whose head is head, as of
+// each of versions, read in one batched read (the head's version is the
+// head). A version that does not exist is ErrNotFound. Users and groups
+// share it.
+func atVersions[R versioned](tx storage.Tx, k entity.Kind, tenant, id string, head R, versions []int64, decode func([]byte) (R, error)) ([]R, error) {
+	latest := head.info().Version
+	var older []int64 // the versions before the head
+	for _, v := range versions {
+		if v < 1 || v > latest {
+			return nil, fmt.Errorf("%w: %s %s has no version %d", ErrNotFound, k.Name, id, v)
+		}
+		if v < latest {
+			older = append(older, v)
+		}
+	}
+	bs, err := k.Versions(tx, tenant, id, older)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]R, len(versions))
+	for i, v := range versions {
+		if v == latest {
+			out[i] = head
+			continue
+		}
+		if out[i], err = decode(bs[0]); err != nil {
+			return nil, err
+		}
+		bs = bs[1:]
+	}
+	return out, nil
 }
 
 // GetVersion returns the user as it was at the given version. Access
@@ -144,40 +181,18 @@ func (s *Service) versionsOf(ctx context.Context, id string, opts *GetOptions, v
 	if err != nil {
 		return nil, err
 	}
-	us := make([]*User, len(versions))
+	var us []*User
 	err = s.view(ctx, func(tx storage.Tx) error {
+		pr, err := s.withStored(tx, pr)
+		if err != nil {
+			return err
+		}
 		head, err := s.readable(tx, pr, id, opts.includeDeleted())
 		if err != nil {
 			return err
 		}
-		var keys [][]byte // of the versions before the head
-		for _, v := range versions {
-			if v < 1 || v > head.Version {
-				return fmt.Errorf("%w: user %s has no version %d", ErrNotFound, id, v)
-			}
-			if v < head.Version {
-				keys = append(keys, versionKey(pr.Tenant, id, v))
-			}
-		}
-		bs, err := storage.GetMany(tx, keys)
-		if err != nil {
-			return err
-		}
-		for i, v := range versions {
-			if v == head.Version {
-				us[i] = head
-				continue
-			}
-			b := bs[0]
-			bs = bs[1:]
-			if b == nil {
-				return fmt.Errorf("user: version %d of %s: %w", versions[i], id, storage.ErrNotFound)
-			}
-			if us[i], err = decode(b); err != nil {
-				return err
-			}
-		}
-		return nil
+		us, err = atVersions(tx, users, pr.Tenant, id, head, versions, decode)
+		return err
 	})
 	if err != nil {
 		return nil, err

@@ -1,7 +1,6 @@
 package user
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/userkit/userkit/storage"
+	"github.com/userkit/userkit/user/internal/entity"
 	"github.com/userkit/userkit/validate"
 )
 
@@ -32,6 +32,10 @@ type Service struct {
 	feedPoll     time.Duration
 	commits      signal // fired after every committed write
 	queries      *queryCache
+	newGroupID   func() string
+	// checkNewGroupIDs: the caller's group ID source, checked as NewID's.
+	checkNewGroupIDs bool
+	storedGroups     bool
 }
 
 // NewService returns a Service over store. A nil opts means the defaults.
@@ -71,6 +75,12 @@ func NewService(store storage.Store, opts *Options) *Service {
 		s.newID = newULID // monotonic: never repeats, so not checked
 	} else {
 		s.checkNewIDs = true
+	}
+	s.newGroupID, s.storedGroups = opts.NewGroupID, opts.StoredGroups
+	if s.newGroupID == nil {
+		s.newGroupID = newGroupULID
+	} else {
+		s.checkNewGroupIDs = true
 	}
 	if len(s.featureFlags) == 0 {
 		s.featureFlags = defaultFeatureFlags
@@ -189,7 +199,7 @@ func (s *Service) update(ctx context.Context, op string, fn func(storage.Tx) err
 			// An Insert claimed a taken value: from now on, claim unique
 			// values by reading them, which names the field (a
 			// *ConflictError).
-			run = func(tx storage.Tx) error { return fn(readingTx{tx}) }
+			run = func(tx storage.Tx) error { return fn(entity.Reading(tx)) }
 		}
 		if attempt >= s.maxRetries {
 			return fmt.Errorf("%w: %w", ErrBusy, err)
@@ -198,16 +208,6 @@ func (s *Service) update(ctx context.Context, op string, fn func(storage.Tx) err
 			return err
 		}
 	}
-}
-
-// readingTx is a Tx without the optional storage.Inserter, so that write
-// claims unique values by reading them; it keeps the other optional
-// interfaces.
-type readingTx struct{ storage.Tx }
-
-func (t readingTx) GetMany(keys [][]byte) ([][]byte, error) { return storage.GetMany(t.Tx, keys) }
-func (t readingTx) IterateKeys(r storage.Range) storage.Iterator {
-	return storage.IterateKeys(t.Tx, r)
 }
 
 // errReplayed is what a transaction function returns when an idempotency
@@ -378,93 +378,42 @@ func (s *Service) Create(ctx context.Context, p Patch, opts *CreateOptions) (*Us
 // with a *ConflictError if a unique value of next belongs to another user,
 // and with an error if a new user's ID from Options.NewID is taken.
 func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
-	// Only the entries that differ are written: a patch that leaves the
-	// indexed fields and the state alone writes none.
-	var old []indexEntry
+	c := &entity.Change{
+		Tenant:     tenant,
+		ID:         next.ID,
+		Next:       entries(make([]entity.Entry, 0, 8+len(next.ReadableBy)), tenant, next),
+		NextRecord: encode(make([]byte, 0, 512), next),
+		CheckNew:   prev == nil && s.checkNewIDs,
+		// The feed's state, read in the same batch as the claims.
+		Reads: [][]byte{appendTenant(nil, tenant, kindSequence)},
+	}
 	if prev != nil {
-		old = entries(make([]indexEntry, 0, 8+len(prev.ReadableBy)), tenant, prev)
+		c.Prev = entries(make([]entity.Entry, 0, 8+len(prev.ReadableBy)), tenant, prev)
+		c.PrevVersion, c.PrevRecord = prev.Version, encode(make([]byte, 0, 512), prev)
 	}
-	cur := entries(make([]indexEntry, 0, 8+len(next.ReadableBy)), tenant, next)
-	oldIndex := func(e indexEntry) int {
-		return slices.IndexFunc(old, func(o indexEntry) bool { return bytes.Equal(e.key, o.key) })
-	}
-	// Everything the write must read, in one batched read (one round trip
-	// on a networked store): the feed's state, the unique values it claims
-	// and, for a caller's ID source, the new ID's head.
-	//
-	// On a store with storage.Inserter (PostgreSQL), the first attempt
-	// claims unique values with Inserts instead of reading them: a read
-	// of an absent key takes a serializable read lock on its index page,
-	// which makes concurrent writers of nearby keys conflict, while an
-	// Insert leaves the check to the store's unique keys. A taken value
-	// fails the commit with a conflict, and update runs the write again
-	// with reads (readingTx), which name the field.
-	ins, _ := tx.(storage.Inserter)
-	reads := [][]byte{appendTenant(nil, tenant, kindSequence)}
-	var claims []indexEntry
-	for _, e := range cur {
-		if e.claims != nil && oldIndex(e) < 0 && ins == nil {
-			claims = append(claims, e)
-			reads = append(reads, e.key)
-		}
-	}
-	checkID := prev == nil && s.checkNewIDs && ins == nil // with ins, the head is Inserted
-	if checkID {
-		reads = append(reads, headKey(tenant, next.ID))
-	}
-	values, err := storage.GetMany(tx, reads)
+	values, err := users.Write(tx, c)
 	if err != nil {
-		return err
-	}
-	if checkID && values[len(values)-1] != nil {
-		return fmt.Errorf("user: the new ID %s is already in use: Options.NewID must not repeat IDs", next.ID)
-	}
-	for i, e := range claims {
-		if v := values[1+i]; v != nil {
-			if owner, _, ok := entryOwner(e.key, v, true); !ok || string(owner) != next.ID {
-				return &ConflictError{Field: e.claims.name, Reason: ReasonDuplicate}
-			}
-		}
+		return writeError(err, users)
 	}
 	q, err := decodeSequence(values[0])
 	if err != nil {
 		return err
 	}
-	for _, o := range old {
-		if !slices.ContainsFunc(cur, func(e indexEntry) bool { return bytes.Equal(e.key, o.key) }) {
-			if err := tx.Delete(o.key); err != nil {
-				return err
-			}
-		}
+	return writeEvent(tx, tenant, q, prev, next)
+}
+
+// writeError translates entity.Write's errors for kind k.
+func writeError(err error, k entity.Kind) error {
+	var ce *entity.ConflictError
+	switch {
+	case errors.As(err, &ce):
+		return &ConflictError{Field: ce.Field, Reason: ReasonDuplicate, Group: k == groups}
+	case errors.Is(err, entity.ErrIDInUse) && k == groups:
+		return fmt.Errorf("user: %w: Options.NewGroupID must not repeat IDs", err)
+	case errors.Is(err, entity.ErrIDInUse):
+		return fmt.Errorf("user: %w: Options.NewID must not repeat IDs", err)
 	}
-	for _, e := range cur {
-		i := oldIndex(e)
-		if i >= 0 && bytes.Equal(old[i].value, e.value) {
-			continue
-		}
-		set := tx.Set
-		if e.claims != nil && i < 0 && ins != nil {
-			set = ins.Insert
-		}
-		if err := set(e.key, e.value); err != nil {
-			return err
-		}
-	}
-	if err := writeEvent(tx, tenant, q, prev, next); err != nil {
-		return err
-	}
-	// The head is the latest version; the one it supersedes moves under
-	// its version key.
-	if prev != nil {
-		if err := tx.Set(versionKey(tenant, prev.ID, prev.Version), encode(make([]byte, 0, 512), prev)); err != nil {
-			return err
-		}
-	}
-	setHead := tx.Set
-	if prev == nil && s.checkNewIDs && ins != nil {
-		setHead = ins.Insert
-	}
-	return setHead(headKey(tenant, next.ID), encode(make([]byte, 0, 512), next))
+	return err
 }
 
 // claim fails with a *ConflictError when the unique entry k of field f
@@ -522,6 +471,10 @@ func (s *Service) Get(ctx context.Context, id string, opts *GetOptions) (*User, 
 	}
 	var u *User
 	err = s.view(ctx, func(tx storage.Tx) error {
+		pr, err := s.withStored(tx, pr)
+		if err != nil {
+			return err
+		}
 		u, err = s.readable(tx, pr, id, opts.includeDeleted())
 		return err
 	})
@@ -552,6 +505,10 @@ func (s *Service) GetEmbedded(ctx context.Context, id string, opts *GetOptions) 
 		emb []*User
 	)
 	err = s.view(ctx, func(tx storage.Tx) error {
+		pr, err := s.withStored(tx, pr)
+		if err != nil {
+			return err
+		}
 		if u, err = s.readable(tx, pr, id, opts.includeDeleted()); err != nil {
 			return err
 		}
@@ -628,61 +585,60 @@ func (s *Service) change(ctx context.Context, op string, resolve func(storage.Tx
 	if opts != nil {
 		m = s.idem(pr, opts.Idempotency)
 	}
-	var out *User
-	err = s.update(ctx, op, func(tx storage.Tx) error {
-		var err error
-		if out, err = m.earlier(tx, true); err != nil || out != nil {
-			return replayed(out, err)
-		}
-		id, err := resolve(tx, pr)
-		if err != nil {
-			return err
-		}
-		cur, err := readHead(tx, pr.Tenant, id)
-		if err != nil {
-			return err
-		}
-		// Not found wins over forbidden: a deleted user the caller may not
-		// read does not exist for it, whatever the change, and one it may
-		// read exists only for Restore.
-		if cur.Deleted && (!restoring || !pr.canRead(cur)) {
-			return ErrNotFound
-		}
-		// The changed record is returned, so changing takes reading too.
-		if !pr.canModify(cur) {
-			return &ForbiddenError{Principal: pr.ID, Target: id, Action: "modify"}
-		}
-		if !pr.canRead(cur) {
-			return &ForbiddenError{Principal: pr.ID, Target: id, Action: "read"}
-		}
-		if err := opts.mismatch(cur.Version); err != nil {
-			return err
-		}
-		next, err := mutate(cur)
-		if err != nil {
-			return err
-		}
-		if sameContent(cur, next) {
-			out = cur
-			return m.record(tx, cur)
-		}
-		now := stamp(s.now())
-		if now.Before(cur.VersionDatetime) {
-			now = cur.VersionDatetime // versions never go back in time
-		}
-		next.Version = cur.Version + 1
-		next.VersionDatetime = now
-		next.VersionAuthoredByUserID = pr.ID
-		if err := s.write(tx, pr.Tenant, cur, next); err != nil {
-			return err
-		}
-		out = next
-		return m.record(tx, next)
-	})
+	return revise[*User](s, ctx, op, pr, opts, &userChange{s: s, m: m, resolve: resolve, restoring: restoring, next: mutate})
+}
+
+// userChange is a user's part of revise.
+type userChange struct {
+	s         *Service
+	m         *idem
+	resolve   func(storage.Tx, *Principal) (string, error)
+	restoring bool
+	next      func(cur *User) (*User, error)
+}
+
+func (c *userChange) earlier(tx storage.Tx, pr *Principal) (*User, bool, error) {
+	if c.m == nil {
+		return nil, false, nil
+	}
+	c.m.pr = pr
+	u, err := c.m.earlier(tx, true)
+	return u, u != nil, err
+}
+
+func (c *userChange) record(tx storage.Tx, u *User) error { return c.m.record(tx, u) }
+
+func (c *userChange) head(tx storage.Tx, pr *Principal) (*User, error) {
+	id, err := c.resolve(tx, pr)
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	cur, err := readHead(tx, pr.Tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	// Not found wins over forbidden: a deleted user the caller may not
+	// read does not exist for it, whatever the change, and one it may read
+	// exists only for Restore.
+	if cur.Deleted && (!c.restoring || !pr.canRead(cur)) {
+		return nil, ErrNotFound
+	}
+	// The changed record is returned, so changing takes reading too.
+	if !pr.canModify(cur) {
+		return nil, &ForbiddenError{Principal: pr.ID, Target: id, Action: "modify"}
+	}
+	if !pr.canRead(cur) {
+		return nil, &ForbiddenError{Principal: pr.ID, Target: id, Action: "read"}
+	}
+	return cur, nil
+}
+
+func (c *userChange) mutate(_ storage.Tx, _ *Principal, cur *User) (*User, error) { return c.next(cur) }
+
+func (c *userChange) same(cur, next *User) bool { return sameContent(cur, next) }
+
+func (c *userChange) write(tx storage.Tx, tenant string, cur, next *User) error {
+	return c.s.write(tx, tenant, cur, next)
 }
 
 // byID resolves a user by its ID, checked before the transaction starts.
