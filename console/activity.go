@@ -103,14 +103,21 @@ func (c *Console) eventRows(r *http.Request, evs []user.Event) ([]eventRow, erro
 	names := map[string]string{}
 	ids := make([]string, 0, 2*len(evs))
 	for _, ev := range evs {
-		ids = append(ids, ev.UserID, ev.AuthoredBy)
+		if ev.UserID != "" {
+			ids = append(ids, ev.UserID)
+		}
+		ids = append(ids, ev.AuthoredBy)
 	}
 	if err := c.addNames(r, ids, true, names); err != nil {
 		return nil, err
 	}
 	rows := make([]eventRow, len(evs))
 	for i, ev := range evs {
-		rows[i] = eventRow{Event: ev, Name: names[ev.UserID], AuthorName: names[ev.AuthoredBy], UserURL: c.userURL(ev.UserID, true)}
+		rows[i] = eventRow{Event: ev, AuthorName: names[ev.AuthoredBy]}
+		if ev.GroupID != "" {
+			continue // a group's event: the console has no group pages
+		}
+		rows[i].Name, rows[i].UserURL = names[ev.UserID], c.userURL(ev.UserID, true)
 		if ev.Version > 1 {
 			rows[i].DiffURL = c.diffURL(ev.UserID, ev.Version-1, ev.Version, true)
 		}

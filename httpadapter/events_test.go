@@ -25,6 +25,7 @@ type wireEvent struct {
 	Cursor     string   `json:"cursor"`
 	Type       string   `json:"type"`
 	UserID     string   `json:"user_id"`
+	GroupID    string   `json:"group_id"`
 	Version    int64    `json:"version"`
 	Time       string   `json:"time"`
 	AuthoredBy string   `json:"authored_by"`
@@ -438,5 +439,30 @@ func TestListFeedCursor(t *testing.T) {
 	}
 	if r := e.do(req{method: "GET", path: "/users/?feed_cursor=yes", token: "admin-token"}); r.status != 400 || !bytes.Contains(r.body, []byte(`"loc":["query","feed_cursor"]`)) {
 		t.Errorf("feed_cursor=yes: %d %s", r.status, r.body)
+	}
+}
+
+// TestEventsOfGroups: a group's change is in the feed with group_id (and
+// no user_id) and its group.… type, which the type filter takes.
+func TestEventsOfGroups(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := user.WithPrincipal(context.Background(), testTokens["admin-token"])
+	g, err := e.svc.CreateGroup(ctx, user.GroupPatch{DisplayName: user.Value("Advisors")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, e, "admin-token", `{}`)
+	page := eventsPage(t, e, "/events?type=group.created")
+	if len(page.Events) != 1 {
+		t.Fatalf("group.created events: %+v", page.Events)
+	}
+	got := page.Events[0]
+	want := wireEvent{Cursor: got.Cursor, Type: "group.created", GroupID: g.ID, Version: 1, Time: got.Time, AuthoredBy: seedID, Fields: got.Fields}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("group event (-want +got):\n%s", diff)
+	}
+	r := e.do(req{method: "GET", path: "/events?type=group.created", token: "admin-token"})
+	if bytes.Contains(r.body, []byte(`"user_id"`)) {
+		t.Errorf("a group's event carries user_id: %s", r.body)
 	}
 }
