@@ -116,6 +116,9 @@ func (h *handler) patchUser(w http.ResponseWriter, r *request, id string) error 
 		if err := applyPatch(&doc, ops, userPatchSchema); err != nil {
 			return user.Patch{}, err
 		}
+		if v, _ := doc.get("userName"); v == nil && cur.Email != nil {
+			return user.Patch{}, badRequest(typeMutability, "userName is immutable: it is %q and may not be removed", *cur.Email)
+		}
 		want, err := readUser(doc, cur)
 		if err != nil {
 			return user.Patch{}, err

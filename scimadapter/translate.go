@@ -46,7 +46,29 @@ func and(a, b cond) cond {
 	case b.isConst():
 		return a
 	}
-	return cond{x: &query.Binary{Op: query.And, Left: a.x, Right: b.x}}
+	// Conjuncts that repeat (a value path's guard and its own test of
+	// presence) are kept once.
+	var xs []query.Expr
+	seen := map[string]bool{}
+	for _, x := range append(conjuncts(a.x, nil), conjuncts(b.x, nil)...) {
+		if s := query.ExprString(x); !seen[s] {
+			seen[s] = true
+			xs = append(xs, x)
+		}
+	}
+	x := xs[0]
+	for _, y := range xs[1:] {
+		x = &query.Binary{Op: query.And, Left: x, Right: y}
+	}
+	return cond{x: x}
+}
+
+// conjuncts appends the operands of a chain of ands to out.
+func conjuncts(x query.Expr, out []query.Expr) []query.Expr {
+	if b, ok := x.(*query.Binary); ok && b.Op == query.And {
+		return conjuncts(b.Right, conjuncts(b.Left, out))
+	}
+	return append(out, x)
 }
 
 func or(a, b cond) cond {
@@ -67,6 +89,11 @@ func not(a cond) cond {
 	}
 	if n, ok := a.x.(*query.Not); ok {
 		return cond{x: n.X}
+	}
+	if c, ok := a.x.(*query.Compare); ok && c.Value.Kind == query.Null {
+		flipped := *c
+		flipped.Op = map[query.Op]query.Op{query.Eq: query.Neq, query.Neq: query.Eq}[c.Op]
+		return cond{x: &flipped}
 	}
 	return cond{x: &query.Not{X: a.x}}
 }
