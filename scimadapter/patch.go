@@ -144,14 +144,17 @@ func applyOp(doc *object, op patchOp, rs *resourceSchema) error {
 			return badRequest(typeInvalidValue, "%s without a path takes an object of attributes, not %s", op.op, jsonType(op.value))
 		}
 		for _, m := range vo {
-			name, skip, err := rs.attr(m.name, true)
+			name, sub, skip, err := rs.attr(m.name, true)
 			if err != nil {
 				return err
 			}
 			if skip {
 				continue
 			}
-			if err := setAttr(doc, name, "", m.value, op.op, rs); err != nil {
+			if sub != "" && !rs.complex[name] {
+				return badRequest(typeInvalidPath, "%s has no sub-attributes", m.name)
+			}
+			if err := setAttr(doc, name, sub, m.value, op.op, rs); err != nil {
 				return err
 			}
 		}
@@ -168,7 +171,7 @@ func applyOp(doc *object, op patchOp, rs *resourceSchema) error {
 	if attr.URN != "" {
 		full = attr.URN + ":" + attr.Name
 	}
-	name, skip, err := rs.attr(full, false)
+	name, _, skip, err := rs.attr(full, false)
 	if err != nil {
 		return err
 	}
@@ -216,34 +219,33 @@ func applyOp(doc *object, op patchOp, rs *resourceSchema) error {
 // URN). skip reports an attribute the adapter does not keep (an RFC
 // attribute it does not store, the enterprise extension): the operation
 // is ignored. inValue: the name is a key of a no-path value object, where
-// read-only attributes are ignored rather than refused.
-func (rs *resourceSchema) attr(full string, inValue bool) (name string, skip bool, err error) {
+// read-only attributes are ignored rather than refused, and a dotted key
+// ("name.givenName", as Entra ID sends) names a sub-attribute.
+func (rs *resourceSchema) attr(full string, inValue bool) (name, sub string, skip bool, err error) {
 	n := full
 	if i := strings.LastIndexByte(full, ':'); i >= 0 {
 		urn := full[:i]
 		n = full[i+1:]
 		for _, e := range rs.ext {
 			if strings.EqualFold(urn, e) || strings.EqualFold(full, e) {
-				return "", true, nil
+				return "", "", true, nil
 			}
 		}
 		if !strings.EqualFold(urn, rs.urn) {
-			return "", false, badRequest(typeInvalidPath, "unknown schema in %q", full)
+			return "", "", false, badRequest(typeInvalidPath, "unknown schema in %q", full)
 		}
 	}
-	for _, e := range rs.ext {
-		if strings.EqualFold(full, e) {
-			return "", true, nil
-		}
+	if inValue {
+		n, sub, _ = strings.Cut(n, ".")
 	}
 	name = strings.ToLower(n)
 	if !rs.known[name] {
-		return "", false, badRequest(typeInvalidPath, "%q is not an attribute of this resource", n)
+		return "", "", false, badRequest(typeInvalidPath, "%q is not an attribute of this resource", n)
 	}
 	if inValue && rs.readOnly[name] {
-		return "", true, nil
+		return "", "", true, nil
 	}
-	return name, false, nil
+	return name, sub, false, nil
 }
 
 // setAttr adds or replaces the attribute name (or its sub-attribute sub)
