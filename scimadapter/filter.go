@@ -687,10 +687,4 @@ func writeOperand(b *strings.Builder, f Filter, parens bool) {
 }
 
 // jsonString returns s as a JSON string, without HTML escaping.
-func jsonString(s string) string {
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	return strings.TrimSuffix(b.String(), "\n")
-}
+func jsonString(s string) string { return string(appendString(nil, s)) }
