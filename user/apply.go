@@ -286,3 +286,13 @@ func itoa(i int) string {
 
 // stamp truncates t to the stored precision, in UTC.
 func stamp(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// nextStamp is the time of a new version after one at prev: now, or prev
+// if the clock went back (versions never go back in time).
+func nextStamp(now, prev time.Time) time.Time {
+	t := stamp(now)
+	if t.Before(prev) {
+		return prev
+	}
+	return t
+}

@@ -10,12 +10,13 @@ import (
 	"strings"
 
 	"github.com/userkit/userkit/storage"
+	"github.com/userkit/userkit/user/internal/entity"
 )
 
 // Problem is one inconsistency found by Check.
 type Problem struct {
 	Tenant string
-	UserID string // empty when the problem is not about one user
+	UserID string // the user or group ("G…") it is about; empty when none
 	Msg    string
 }
 
@@ -23,7 +24,11 @@ func (p Problem) String() string {
 	if p.UserID == "" {
 		return fmt.Sprintf("tenant %q: %s", p.Tenant, p.Msg)
 	}
-	return fmt.Sprintf("tenant %q: user %s: %s", p.Tenant, p.UserID, p.Msg)
+	kind := "user"
+	if strings.HasPrefix(p.UserID, "G") {
+		kind = "group"
+	}
+	return fmt.Sprintf("tenant %q: %s %s: %s", p.Tenant, kind, p.UserID, p.Msg)
 }
 
 // Check verifies the whole store in one read transaction: every head
@@ -32,12 +37,15 @@ func (p Problem) String() string {
 // belongs to an existing user's current value (and a unique field's entry
 // names that user) and carries that user's state (live or deleted); every
 // user has all its index entries, its readable_by entries included; and no
-// unique value is held by two users. It returns the
+// unique value is held by two users. Groups get the same checks (heads,
+// versions, index entries, unique display names and external IDs), and
+// their member keys those of groupChecker (groupcheck.go). It returns the
 // problems found, sorted (none for a healthy store), or the error that
 // stopped it.
 //
 // Check holds the tenant's expected keys in memory while it reads it, about
-// ten keys per user.
+// ten keys per user, and two entries per group membership plus each
+// group's replayed member changes.
 func Check(ctx context.Context, store storage.Store) ([]Problem, error) {
 	var problems []Problem
 	err := store.View(ctx, func(tx storage.Tx) error {
@@ -93,6 +101,12 @@ func Check(ctx context.Context, store storage.Store) ([]Problem, error) {
 					return err
 				}
 				c.event(rest, v)
+			case groups.Head, groups.Version, groups.Index, kindMember, kindMemberOf, kindMemberDelta:
+				v, err := it.Value()
+				if err != nil {
+					return err
+				}
+				c.group(rest, k, v)
 			case ExtensionKind: // other packages' data: theirs to check
 			case kindSequence:
 				v, err := it.Value()
@@ -124,9 +138,8 @@ type checker struct {
 	problems []Problem
 	tenant   *string
 	heads    map[string]*User
-	expected map[string]entry // index key → what it should hold
-	seen     map[string]bool
-	versions map[string]int64 // user ID → the last version seen
+	users    *entity.Checker // heads, versions and index entries of users
+	groups   *groupChecker
 	// idems maps an idempotency key (principal 0x00 key) to its expiry, and
 	// idemExpiries holds the expiry index's entries (expiry BE, then the
 	// same), both checked against each other at the end of the tenant.
@@ -141,9 +154,8 @@ func (c *checker) add(tenant, id, msg string) {
 func (c *checker) start(tenant string) {
 	c.tenant = &tenant
 	c.heads = map[string]*User{}
-	c.expected = map[string]entry{}
-	c.seen = map[string]bool{}
-	c.versions = map[string]int64{}
+	c.users = &entity.Checker{Kind: users, Tenant: tenant, Report: func(id, msg string) { c.add(tenant, id, msg) }}
+	c.groups = newGroupChecker(tenant, func(id, msg string) { c.add(tenant, id, msg) })
 	c.idems = map[string]uint64{}
 	c.idemExpiries = map[string]bool{}
 }
@@ -175,8 +187,14 @@ func (c *checker) event(rest, v []byte) {
 		c.add(*c.tenant, "", fmt.Sprintf("feed key %q does not decode: %v", rest, err))
 		return
 	}
-	if head, ok := c.heads[ev.UserID]; !ok || ev.Version > head.Version {
-		c.add(*c.tenant, ev.UserID, fmt.Sprintf("feed key %q names version %d, which does not exist", rest, ev.Version))
+	version, ok := int64(0), false
+	if groupEvent(ev.Type) {
+		version, ok = c.groups.HeadVersion(ev.GroupID)
+	} else if head, found := c.heads[ev.UserID]; found {
+		version, ok = head.Version, true
+	}
+	if !ok || ev.Version > version {
+		c.add(*c.tenant, ev.entity(), fmt.Sprintf("feed key %q names version %d, which does not exist", rest, ev.Version))
 	}
 }
 
@@ -199,62 +217,20 @@ func (c *checker) head(id string, v []byte) {
 		return
 	}
 	c.heads[id] = u
-	for _, e := range entries(nil, *c.tenant, u) {
-		k := string(e.key)
-		if prev, dup := c.expected[k]; dup {
-			// Two heads hold one unique value: the store's entry can name
-			// only one of them, and an indexed query misses the other.
-			name, val := e.claims.name, strings.TrimSuffix(k[len(*c.tenant)+4:], "\x00")
-			c.add(*c.tenant, id, fmt.Sprintf("%s %q is also held by user %s", name, val, prev.owner))
-			c.add(*c.tenant, prev.owner, fmt.Sprintf("%s %q is also held by user %s", name, val, id))
-			continue
-		}
-		c.expected[k] = entry{owner: id, value: string(e.value)}
-	}
+	c.users.Head(id, u.Version, entries(nil, *c.tenant, u))
 }
 
 func (c *checker) version(rest, v []byte) {
-	if len(rest) != idLen+8 {
-		c.add(*c.tenant, "", fmt.Sprintf("malformed version key %q", rest))
-		return
-	}
-	id := string(rest[:idLen])
-	n := int64(binary.BigEndian.Uint64(rest[idLen:]))
-	head, ok := c.heads[id]
-	if !ok {
-		c.add(*c.tenant, id, fmt.Sprintf("version %d has no head", n))
-		return
-	}
-	if want := c.versions[id] + 1; n != want {
-		c.add(*c.tenant, id, fmt.Sprintf("version %d follows version %d", n, want-1))
-	}
-	c.versions[id] = n
-	u, err := decode(v)
-	switch {
-	case err != nil:
-		c.add(*c.tenant, id, fmt.Sprintf("version %d does not decode: %v", n, err))
-	case u.ID != id || u.Version != n:
-		c.add(*c.tenant, id, fmt.Sprintf("version key %d holds user %s version %d", n, u.ID, u.Version))
-	case n >= head.Version:
-		c.add(*c.tenant, id, fmt.Sprintf("version key %d is not before the head, version %d", n, head.Version))
-	}
+	c.users.Version(rest, v, func(b []byte) (string, int64, error) {
+		u, err := decode(b)
+		if err != nil {
+			return "", 0, err
+		}
+		return u.ID, u.Version, nil
+	})
 }
 
-// entry is what Check expects of one index entry: the user it belongs to
-// and the value it holds (that user's ID and state for a unique field, else
-// empty).
-type entry struct{ owner, value string }
-
-func (c *checker) index(k, v []byte) {
-	want, ok := c.expected[string(k)]
-	c.seen[string(k)] = true
-	switch {
-	case !ok:
-		c.add(*c.tenant, "", fmt.Sprintf("index entry %q belongs to no user's current value", k))
-	case want.value != string(v):
-		c.add(*c.tenant, want.owner, fmt.Sprintf("index entry %q holds %q, want %q", k, v, want.value))
-	}
-}
+func (c *checker) index(k, v []byte) { c.users.Index(k, v) }
 
 // finish reports what the tenant lacks: entries never seen, versions that
 // stop before the head.
@@ -262,11 +238,8 @@ func (c *checker) finish() {
 	if c.tenant == nil {
 		return
 	}
-	for k, e := range c.expected {
-		if !c.seen[k] {
-			c.add(*c.tenant, e.owner, fmt.Sprintf("missing index entry %q", k))
-		}
-	}
+	c.users.Finish()
+	c.groups.finish(c.heads)
 	for k, expiry := range c.idems {
 		e := string(binary.BigEndian.AppendUint64(nil, expiry)) + k
 		if !c.idemExpiries[e] {
@@ -276,11 +249,6 @@ func (c *checker) finish() {
 	}
 	for e := range c.idemExpiries {
 		c.add(*c.tenant, "", fmt.Sprintf("idempotency expiry entry %q names no key", e))
-	}
-	for id, u := range c.heads {
-		if c.versions[id] != u.Version-1 {
-			c.add(*c.tenant, id, fmt.Sprintf("versions stop at %d, head is version %d", c.versions[id], u.Version))
-		}
 	}
 	c.tenant = nil
 }

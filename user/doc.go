@@ -105,6 +105,67 @@
 //   - Times are stored in UTC with microsecond precision; a version's time
 //     never goes before its predecessor's, even if the clock does.
 //
+// # Groups
+//
+// A Group is a named set of users of one tenant with the ID form "G…"
+// that readable_by and modifiable_by accept. It is stored through the
+// same machinery as a user (package user/internal/entity: head and
+// immutable versions, index entries kept in step, unique entries claimed
+// in the writing transaction, tenant prefixes), so it is versioned,
+// checked and tested as users are: CreateGroup, GetGroup, PatchGroup
+// (optimistic concurrency through WriteOptions, ErrVersionMismatch),
+// DeleteGroup (soft), RestoreGroup, QueryGroups, and GroupVersions,
+// GetGroupVersion and DiffGroup for the history. Every change, each member
+// added or removed included, is a new version with its author and time,
+// and writes a group.created, group.patched, group.deleted or
+// group.restored event (Event.GroupID) in its transaction, through the
+// path users' events take.
+//
+// Members are keys of their own (one per member, one reverse key per
+// membership, one change key per member per version; groupkeys.go), so
+// adding or removing one member writes a constant number of keys whatever
+// the group's size, and a version records who joined and left without
+// storing the list: DiffGroup reports them as one Change "members" whose
+// Old lists the members removed and New those added. MemberCount is kept
+// in the head. GroupMembers pages through the members by ID (keyset).
+//
+// Decisions:
+//
+//   - Groups are administered by administrators only: every group call
+//     from another principal is a *ForbiddenError (ErrForbidden). GroupsOf
+//     is also open to a principal asking about itself.
+//   - A member is a user ID of the same tenant; an unknown, deleted or
+//     other tenant's user is a field error naming its position
+//     (members[3], add_members[0]). A user deleted later stays a member and
+//     listed (its restore needs no repair); it is the authenticator's call
+//     whether a deleted user may still sign in, as it is for its own ID.
+//   - display_name (required, ≤ 256 runes) is unique case-insensitively
+//     among the tenant's live groups: deleting a group frees its name, and
+//     restoring it while another group holds the name is a *ConflictError.
+//     external_id (≤ 64) stays reserved while the group is deleted, as a
+//     user's does.
+//   - One call adds or removes at most 10,000 members (a SetMembers
+//     counts what it adds and removes): larger changes go in several
+//     calls, so every transaction stays within the backends' limits.
+//   - Groups take no Idempotency and no CreateIDPUser (ErrInvalid).
+//   - QueryGroups' constraints (ID, DisplayName, ExternalID, Member) are
+//     point lookups or one index range each, intersected; a value that
+//     cannot be what it constrains matches nothing.
+//
+// # Memberships and access
+//
+// With Options.StoredGroups, every transaction that checks a principal
+// that is not an administrator first reads the live groups its ID is a
+// member of (one prefix scan of its reverse keys, which hold each group's
+// state) and adds them to Principal.Groups for that transaction only. So
+// a user's readable_by listing a group grants its members reading from
+// the first transaction after they are added, and the first transaction
+// after a member is removed (or the group deleted) refuses them as SPEC §6
+// says (*ForbiddenError; ErrNotFound where not found wins). Queries count
+// accordingly. Without the option only Principal.Groups counts, as the
+// authenticator fills it (it may call GroupsOf). Administrators skip the
+// read.
+//
 // # Queries
 //
 // Query runs the language of package query over the tenant's users. The
@@ -155,5 +216,6 @@
 //
 // The record encoding is private, versioned (a format byte) and compact;
 // decoding slices every string out of one conversion of the buffer. The key
-// layout is described in keys.go.
+// layout is described in keys.go (users), groupkeys.go (groups) and
+// package user/internal/entity (what they share).
 package user

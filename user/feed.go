@@ -58,23 +58,39 @@ const (
 	EventPatched  EventType = "patched"
 	EventDeleted  EventType = "deleted"
 	EventRestored EventType = "restored"
+	// A group's events: its creation, a change of its fields or members,
+	// its deletion and its restoration.
+	EventGroupCreated  EventType = "group.created"
+	EventGroupPatched  EventType = "group.patched"
+	EventGroupDeleted  EventType = "group.deleted"
+	EventGroupRestored EventType = "group.restored"
 )
 
-var eventTypes = []EventType{EventCreated, EventPatched, EventDeleted, EventRestored}
+// eventTypes are every type, by their byte in event records: new types are
+// only ever appended.
+var eventTypes = []EventType{EventCreated, EventPatched, EventDeleted, EventRestored,
+	EventGroupCreated, EventGroupPatched, EventGroupDeleted, EventGroupRestored}
+
+// groupEvent reports whether t is a group's event type.
+func groupEvent(t EventType) bool { return strings.HasPrefix(string(t), "group.") }
 
 // EventTypes returns every event type.
 func EventTypes() []EventType { return slices.Clone(eventTypes) }
 
-// Event is one change of one user. It holds no field values, so the feed
-// holds no personal data: which fields changed, not what they hold. An
-// event's identity is (tenant, UserID, Version), so a consumer that sees
-// one twice (the feed is at-least-once across restarts) can tell.
+// Event is one change of one user or group. It holds no field values, so
+// the feed holds no personal data: which fields changed, not what they
+// hold. An event's identity is (tenant, UserID or GroupID, Version), so a
+// consumer that sees one twice (the feed is at-least-once across restarts)
+// can tell.
 type Event struct {
 	// Cursor is the feed position just after this event: Changes with
 	// After set to it continues with the next event.
-	Cursor     string
-	Type       EventType
+	Cursor string
+	Type   EventType
+	// UserID is the user of a user's event; GroupID the group of a group's
+	// event (the types "group.…"). The other is empty.
 	UserID     string
+	GroupID    string
 	Version    int64
 	Time       time.Time // the version's time
 	AuthoredBy string    // the principal who made the change
@@ -104,6 +120,8 @@ type ChangesOptions struct {
 	Types []EventType
 	// UserID keeps only the events of this user.
 	UserID string
+	// GroupID keeps only the events of this group.
+	GroupID string
 	// Wait, when positive, blocks up to that long while there is no new
 	// event: it wakes on a commit of this Service at once, and looks again
 	// at least every Options.FeedPollInterval for commits of other
@@ -202,6 +220,7 @@ var fieldPaths = []string{
 	"counter_account", "counter_account.bank_account_number", "counter_account.bank_account_number_type",
 	"counter_account.bank_id", "counter_account.bank_id_type", "feature_flags", "status",
 	"brokerage_user_id", "idp_user_id", "readable_by", "modifiable_by", "deleted",
+	"display_name", "members", // groups' (external_id and deleted are shared)
 }
 
 func eventTypeByte(t EventType) byte { return byte(slices.Index(eventTypes, t)) }
@@ -210,7 +229,7 @@ func encodeEvent(b []byte, ev *Event) []byte {
 	b = append(b, eventFormat, eventTypeByte(ev.Type))
 	b = binary.AppendUvarint(b, uint64(ev.Version))
 	b = binary.AppendVarint(b, ev.Time.UnixMicro())
-	b = appendString(b, ev.UserID)
+	b = appendString(b, ev.entity())
 	b = appendString(b, ev.AuthoredBy)
 	return binary.AppendUvarint(b, fieldBits(ev.Fields))
 }
@@ -223,7 +242,7 @@ func decodeEvent(b []byte) (*Event, error) {
 	ev := &Event{Type: eventTypes[b[1]]}
 	ev.Version = int64(d.uvarint())
 	ev.Time = time.UnixMicro(d.varint()).UTC()
-	ev.UserID = d.string()
+	ev.setEntity(d.string())
 	ev.AuthoredBy = d.string()
 	ev.Fields = d.fields()
 	if d.err == nil && d.off != len(d.s) {
@@ -238,7 +257,7 @@ func decodeEvent(b []byte) (*Event, error) {
 func pendingKey(tenant string, at uint64, ev *Event) []byte {
 	b := appendTenant(make([]byte, 0, len(tenant)+2+8+idLen+8), tenant, kindPending)
 	b = binary.BigEndian.AppendUint64(b, at)
-	b = append(b, ev.UserID...)
+	b = append(b, ev.entity()...)
 	return binary.BigEndian.AppendUint64(b, uint64(ev.Version))
 }
 
@@ -265,8 +284,30 @@ func writeEvent(tx storage.Tx, tenant string, q sequence, prev, next *User) erro
 	if prev != nil {
 		ev.Fields = changedFields(prev, next)
 	}
+	return putEvent(tx, tenant, q, ev)
+}
+
+// putEvent stores ev as pending, in the transaction of its change, which
+// has read the feed's state q: the one path of users' and groups' events.
+func putEvent(tx storage.Tx, tenant string, q sequence, ev *Event) error {
 	at := max(uint64(ev.Time.UnixMicro()), q.mark)
 	return tx.Set(pendingKey(tenant, at, ev), encodePending(make([]byte, 0, 48), ev))
+}
+
+// entity returns the ID of the user or group the event is about.
+func (ev *Event) entity() string {
+	if groupEvent(ev.Type) {
+		return ev.GroupID
+	}
+	return ev.UserID
+}
+
+func (ev *Event) setEntity(id string) {
+	if groupEvent(ev.Type) {
+		ev.GroupID = id
+	} else {
+		ev.UserID = id
+	}
 }
 
 // A pending event's value leaves out what its key holds (user ID,
@@ -287,9 +328,9 @@ func decodePending(k, v []byte) (*Event, error) {
 	}
 	ev := &Event{
 		Type:    eventTypes[v[1]],
-		UserID:  string(k[8 : 8+idLen]),
 		Version: int64(binary.BigEndian.Uint64(k[8+idLen:])),
 	}
+	ev.setEntity(string(k[8 : 8+idLen]))
 	d := decoder{s: string(v), off: 2}
 	ev.Time = time.UnixMicro(d.varint()).UTC()
 	ev.AuthoredBy = d.string()
@@ -448,6 +489,9 @@ func (s *Service) Changes(ctx context.Context, opts *ChangesOptions) (*ChangePag
 			return nil, err
 		}
 	}
+	if o.GroupID != "" && !validGroupID(o.GroupID) {
+		return nil, fmt.Errorf("%w: %q is not a group ID", ErrInvalid, o.GroupID)
+	}
 	var deadline time.Time
 	if o.Wait > 0 {
 		deadline = time.Now().Add(o.Wait)
@@ -528,7 +572,7 @@ func (s *Service) changes(ctx context.Context, tenant string, after uint64, limi
 				return fmt.Errorf("user: feed position %d: %w", pos, err)
 			}
 			cp.Next = feedCursor(pos)
-			if (len(o.Types) > 0 && !slices.Contains(o.Types, ev.Type)) || (o.UserID != "" && ev.UserID != o.UserID) {
+			if (len(o.Types) > 0 && !slices.Contains(o.Types, ev.Type)) || (o.UserID != "" && ev.UserID != o.UserID) || (o.GroupID != "" && ev.GroupID != o.GroupID) {
 				continue
 			}
 			ev.Cursor = cp.Next

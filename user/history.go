@@ -84,6 +84,10 @@ func (s *Service) Versions(ctx context.Context, id string, opts *PageOptions) (*
 	page := &VersionPage{Offset: o.Offset}
 	err = s.view(ctx, func(tx storage.Tx) error {
 		page.Versions = page.Versions[:0] // afresh on a retry
+		pr, err := s.withStored(tx, pr)
+		if err != nil {
+			return err
+		}
 		head, err := s.readable(tx, pr, id, o.IncludeDeleted)
 		if err != nil {
 			return err
@@ -103,21 +107,17 @@ func (s *Service) Versions(ctx context.Context, id string, opts *PageOptions) (*
 		if o.Offset == 0 {
 			info(head) // the head is the latest version
 		}
-		start := versionKey(pr.Tenant, id, head.Version-int64(max(o.Offset, 1)))
-		it := tx.Iterate(storage.Range{Prefix: versionPrefix(pr.Tenant, id), Start: start, Reverse: true})
-		defer it.Close()
-		for len(page.Versions) < o.Limit && it.Next() {
-			b, err := it.Value()
-			if err != nil {
-				return err
+		return users.Older(tx, pr.Tenant, id, head.Version-int64(max(o.Offset, 1))+1, func(b []byte) (bool, error) {
+			if len(page.Versions) >= o.Limit {
+				return false, nil
 			}
 			u, err := decode(b)
 			if err != nil {
-				return err
+				return false, err
 			}
 			info(u)
-		}
-		return it.Err()
+			return len(page.Versions) < o.Limit, nil
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -146,20 +146,24 @@ func (s *Service) versionsOf(ctx context.Context, id string, opts *GetOptions, v
 	}
 	us := make([]*User, len(versions))
 	err = s.view(ctx, func(tx storage.Tx) error {
+		pr, err := s.withStored(tx, pr)
+		if err != nil {
+			return err
+		}
 		head, err := s.readable(tx, pr, id, opts.includeDeleted())
 		if err != nil {
 			return err
 		}
-		var keys [][]byte // of the versions before the head
+		var older []int64 // the versions before the head
 		for _, v := range versions {
 			if v < 1 || v > head.Version {
 				return fmt.Errorf("%w: user %s has no version %d", ErrNotFound, id, v)
 			}
 			if v < head.Version {
-				keys = append(keys, versionKey(pr.Tenant, id, v))
+				older = append(older, v)
 			}
 		}
-		bs, err := storage.GetMany(tx, keys)
+		bs, err := users.Versions(tx, pr.Tenant, id, older)
 		if err != nil {
 			return err
 		}
@@ -168,14 +172,10 @@ func (s *Service) versionsOf(ctx context.Context, id string, opts *GetOptions, v
 				us[i] = head
 				continue
 			}
-			b := bs[0]
-			bs = bs[1:]
-			if b == nil {
-				return fmt.Errorf("user: version %d of %s: %w", versions[i], id, storage.ErrNotFound)
-			}
-			if us[i], err = decode(b); err != nil {
+			if us[i], err = decode(bs[0]); err != nil {
 				return err
 			}
+			bs = bs[1:]
 		}
 		return nil
 	})

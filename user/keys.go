@@ -1,8 +1,9 @@
 package user
 
 import (
-	"encoding/binary"
 	"strings"
+
+	"github.com/userkit/userkit/user/internal/entity"
 )
 
 // Key layout (format 2). Every key starts with the tenant and a 0x00 byte
@@ -43,11 +44,17 @@ import (
 // every user it may read, without reading one record. A user's own ID in
 // its readable_by (there by default) has no entry: a principal's own record
 // is one point read, and leaving it out saves a key per user.
+//
+// Heads, versions and index entries are package entity's machinery,
+// which groups share (groups.go); users' kinds are entity.Users.
 const (
 	kindHead    = 'h'
 	kindVersion = 'v'
 	kindIndex   = 'i'
 )
+
+// users are the user keys' kinds.
+var users = entity.Users
 
 // ExtensionKind is the kind byte, after a tenant's prefix ("<tenant>
 // 0x00"), of keys that packages built on user keep in the same store (the
@@ -68,16 +75,11 @@ const (
 
 // The state byte that ends every index entry (see the key layout).
 const (
-	stLive    = 0
-	stDeleted = 1
+	stLive    = entity.Live
+	stDeleted = entity.Deleted
 )
 
-func stateOf(u *User) byte {
-	if u.Deleted {
-		return stDeleted
-	}
-	return stLive
-}
+func stateOf(u *User) byte { return entity.State(u.Deleted) }
 
 // indexedField describes one field with secondary index entries.
 type indexedField struct {
@@ -122,36 +124,25 @@ func (f indexedField) value(u *User) (string, bool) {
 // keys of a write); the others return a key of their own.
 
 func appendTenant(b []byte, tenant string, kind byte) []byte {
-	b = append(b, tenant...)
-	return append(b, 0, kind)
+	return entity.AppendTenant(b, tenant, kind)
 }
 
 func tenantPrefix(tenant string) []byte {
 	return append([]byte(tenant), 0)
 }
 
-func headKey(tenant, id string) []byte {
-	return append(headPrefix(tenant), id...)
-}
+func headKey(tenant, id string) []byte { return users.HeadKey(tenant, id) }
 
-func headPrefix(tenant string) []byte {
-	return appendTenant(make([]byte, 0, len(tenant)+2+idLen), tenant, kindHead)
-}
+func headPrefix(tenant string) []byte { return users.HeadPrefix(tenant) }
 
 func versionKey(tenant, id string, version int64) []byte {
-	return binary.BigEndian.AppendUint64(versionPrefix(tenant, id), uint64(version))
+	return users.VersionKey(tenant, id, version)
 }
 
-func versionPrefix(tenant, id string) []byte {
-	b := appendTenant(make([]byte, 0, len(tenant)+2+len(id)+8), tenant, kindVersion)
-	return append(b, id...)
-}
+func versionPrefix(tenant, id string) []byte { return users.VersionPrefix(tenant, id) }
 
 // indexFieldPrefix is the prefix of every index entry of one field.
-func indexFieldPrefix(tenant string, field byte) []byte {
-	b := appendTenant(make([]byte, 0, len(tenant)+4+64), tenant, kindIndex)
-	return append(b, field)
-}
+func indexFieldPrefix(tenant string, field byte) []byte { return users.IndexPrefix(tenant, field) }
 
 // indexValuePrefix is the prefix of the entries whose value starts with v
 // (exact reports whether the value must be exactly v).
@@ -172,17 +163,9 @@ func indexNullPrefix(tenant string, field byte) []byte {
 // every value, but null only for fields that are not unique.
 func (f indexedField) stored(null bool) bool { return !null || !f.unique }
 
-// indexEntry is one index entry of a head: its key, the value it holds
-// (the owner's ID and state for a unique field's entry, else empty), and
-// the field whose unique value it claims (nil for other entries).
-type indexEntry struct {
-	key, value []byte
-	claims     *indexedField
-}
-
 // entries appends the index entries of u to dst, their keys and values
 // in one new buffer.
-func entries(dst []indexEntry, tenant string, u *User) []indexEntry {
+func entries(dst []entity.Entry, tenant string, u *User) []entity.Entry {
 	st := stateOf(u)
 	n := (len(tenant) + 2 + 2 + idLen + 1 + 64) * (len(indexedFields) + len(u.ReadableBy))
 	buf := make([]byte, 0, n)
@@ -201,7 +184,7 @@ func entries(dst []indexEntry, tenant string, u *User) []indexEntry {
 			b = append(b, f.b, 0)
 			b = append(b, u.ID...)
 			b = append(b, st)
-			dst = append(dst, indexEntry{key: cut(b, from)})
+			dst = append(dst, entity.Entry{Key: cut(b, from)})
 			continue
 		}
 		b = append(b, f.b, 1)
@@ -212,12 +195,12 @@ func entries(dst []indexEntry, tenant string, u *User) []indexEntry {
 			from = len(buf)
 			b = append(buf, u.ID...)
 			b = append(b, st)
-			dst = append(dst, indexEntry{key: k, value: cut(b, from), claims: f})
+			dst = append(dst, entity.Entry{Key: k, Value: cut(b, from), Claims: f.name})
 			continue
 		}
 		b = append(b, u.ID...)
 		b = append(b, st)
-		dst = append(dst, indexEntry{key: cut(b, from)})
+		dst = append(dst, entity.Entry{Key: cut(b, from)})
 	}
 	for _, e := range u.ReadableBy {
 		if e == u.ID {
@@ -230,7 +213,7 @@ func entries(dst []indexEntry, tenant string, u *User) []indexEntry {
 		b = append(b, 0)
 		b = append(b, u.ID...)
 		b = append(b, st)
-		dst = append(dst, indexEntry{key: cut(b, from)})
+		dst = append(dst, entity.Entry{Key: cut(b, from)})
 	}
 	return dst
 }
@@ -248,15 +231,8 @@ func readablePrefix(tenant, entity string) []byte {
 // entryOwner returns the user ID and state an index entry names: from its
 // value for a unique field's entry (unique), else from the end of its key.
 func entryOwner(k, v []byte, unique bool) (id []byte, st byte, ok bool) {
-	b := k
-	if unique {
-		b = v
-	}
-	if len(b) < idLen+1 {
-		return nil, 0, false
-	}
-	return b[len(b)-idLen-1 : len(b)-1], b[len(b)-1], true
+	return entity.Owner(k, v, unique)
 }
 
 // idLen is the length of a user ID: "U" and a 26-character ULID.
-const idLen = 27
+const idLen = entity.IDLen

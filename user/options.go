@@ -61,6 +61,18 @@ type Options struct {
 	// ran again after; err is its result (nil, or an error wrapping
 	// ErrBusy, …). It runs on the caller's goroutine and must be quick.
 	OnWrite func(op string, retries int, err error)
+	// NewGroupID returns a new group ID ("G" and a ULID). Default: a
+	// monotonic ULID from the current time.
+	NewGroupID func() string
+	// StoredGroups makes the stored group memberships count for access:
+	// in every transaction that checks a principal that is not an
+	// administrator, the live groups its ID is a member of (GroupsOf) join
+	// Principal.Groups, read in the same snapshot as the records they
+	// guard. So adding a member grants what the group may do, and removing
+	// one (or deleting the group) takes it away, from the next transaction
+	// on. Off by default: Principal.Groups alone counts, as an
+	// authenticator sets it.
+	StoredGroups bool
 }
 
 // DefaultFeedPollInterval is the default of Options.FeedPollInterval.
@@ -74,3 +86,5 @@ var defaultFeatureFlags = []string{"CONSOLE", "ROBO_ADVISOR", "SELF_INVESTOR"}
 const DefaultLanguage = "en-US"
 
 func newULID() string { return "U" + ulid.Make().String() }
+
+func newGroupULID() string { return "G" + ulid.Make().String() }

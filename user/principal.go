@@ -14,6 +14,8 @@ type Principal struct {
 	// Only group IDs are accepted: a call whose principal lists anything
 	// else (a user ID among them, so that a user can never pose as a
 	// group) fails with ErrUnauthenticated.
+	// With Options.StoredGroups, the stored memberships of ID join them
+	// inside each transaction.
 	Groups []string
 	// Tenant is the tenant whose users the principal works with. Tenants
 	// are hard walls: another tenant's users do not exist for it.

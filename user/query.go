@@ -282,11 +282,14 @@ func (s *Service) Query(ctx context.Context, q string, opts *QueryOptions) (*Pag
 		cursor string
 	)
 	err = s.view(ctx, func(tx storage.Tx) error {
+		pr, err := s.withStored(tx, pr)
+		if err != nil {
+			return err
+		}
 		r = &run{ctx: ctx, c: c, pr: pr, opts: o} // afresh on a retry
 		if err := r.exec(tx, walk); err != nil {
 			return err
 		}
-		var err error
 		if o.WithCursor {
 			if cursor, err = feedCursorAt(tx, pr.Tenant); err != nil {
 				return err

@@ -1,7 +1,6 @@
 package user
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/userkit/userkit/storage"
+	"github.com/userkit/userkit/user/internal/entity"
 	"github.com/userkit/userkit/validate"
 )
 
@@ -32,6 +32,10 @@ type Service struct {
 	feedPoll     time.Duration
 	commits      signal // fired after every committed write
 	queries      *queryCache
+	newGroupID   func() string
+	// checkNewGroupIDs: the caller's group ID source, checked as NewID's.
+	checkNewGroupIDs bool
+	storedGroups     bool
 }
 
 // NewService returns a Service over store. A nil opts means the defaults.
@@ -71,6 +75,12 @@ func NewService(store storage.Store, opts *Options) *Service {
 		s.newID = newULID // monotonic: never repeats, so not checked
 	} else {
 		s.checkNewIDs = true
+	}
+	s.newGroupID, s.storedGroups = opts.NewGroupID, opts.StoredGroups
+	if s.newGroupID == nil {
+		s.newGroupID = newGroupULID
+	} else {
+		s.checkNewGroupIDs = true
 	}
 	if len(s.featureFlags) == 0 {
 		s.featureFlags = defaultFeatureFlags
@@ -344,75 +354,40 @@ func (s *Service) Create(ctx context.Context, p Patch, opts *CreateOptions) (*Us
 // with a *ConflictError if a unique value of next belongs to another user,
 // and with an error if a new user's ID from Options.NewID is taken.
 func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
-	// Only the entries that differ are written: a patch that leaves the
-	// indexed fields and the state alone writes none.
-	var old []indexEntry
+	c := &entity.Change{
+		Tenant:     tenant,
+		ID:         next.ID,
+		Next:       entries(make([]entity.Entry, 0, 8+len(next.ReadableBy)), tenant, next),
+		NextRecord: encode(make([]byte, 0, 512), next),
+		CheckNew:   prev == nil && s.checkNewIDs,
+		// The feed's state, read in the same batch as the claims.
+		Reads: [][]byte{appendTenant(nil, tenant, kindSequence)},
+	}
 	if prev != nil {
-		old = entries(make([]indexEntry, 0, 8+len(prev.ReadableBy)), tenant, prev)
+		c.Prev = entries(make([]entity.Entry, 0, 8+len(prev.ReadableBy)), tenant, prev)
+		c.PrevVersion, c.PrevRecord = prev.Version, encode(make([]byte, 0, 512), prev)
 	}
-	cur := entries(make([]indexEntry, 0, 8+len(next.ReadableBy)), tenant, next)
-	oldIndex := func(e indexEntry) int {
-		return slices.IndexFunc(old, func(o indexEntry) bool { return bytes.Equal(e.key, o.key) })
-	}
-	// Everything the write must read, in one batched read (one round trip
-	// on a networked store): the feed's state, the unique values it claims
-	// and, for a caller's ID source, the new ID's head.
-	reads := [][]byte{appendTenant(nil, tenant, kindSequence)}
-	var claims []indexEntry
-	for _, e := range cur {
-		if e.claims != nil && oldIndex(e) < 0 {
-			claims = append(claims, e)
-			reads = append(reads, e.key)
-		}
-	}
-	checkID := prev == nil && s.checkNewIDs
-	if checkID {
-		reads = append(reads, headKey(tenant, next.ID))
-	}
-	values, err := storage.GetMany(tx, reads)
+	values, err := users.Write(tx, c)
 	if err != nil {
-		return err
-	}
-	if checkID && values[len(values)-1] != nil {
-		return fmt.Errorf("user: the new ID %s is already in use: Options.NewID must not repeat IDs", next.ID)
-	}
-	for i, e := range claims {
-		if v := values[1+i]; v != nil {
-			if owner, _, ok := entryOwner(e.key, v, true); !ok || string(owner) != next.ID {
-				return &ConflictError{Field: e.claims.name, Reason: ReasonDuplicate}
-			}
-		}
+		return s.writeError(err)
 	}
 	q, err := decodeSequence(values[0])
 	if err != nil {
 		return err
 	}
-	for _, o := range old {
-		if !slices.ContainsFunc(cur, func(e indexEntry) bool { return bytes.Equal(e.key, o.key) }) {
-			if err := tx.Delete(o.key); err != nil {
-				return err
-			}
-		}
+	return writeEvent(tx, tenant, q, prev, next)
+}
+
+// writeError translates entity.Write's errors.
+func (s *Service) writeError(err error) error {
+	var ce *entity.ConflictError
+	switch {
+	case errors.As(err, &ce):
+		return &ConflictError{Field: ce.Field, Reason: ReasonDuplicate}
+	case errors.Is(err, entity.ErrIDInUse):
+		return fmt.Errorf("user: %w: Options.NewID must not repeat IDs", err)
 	}
-	for _, e := range cur {
-		if i := oldIndex(e); i >= 0 && bytes.Equal(old[i].value, e.value) {
-			continue
-		}
-		if err := tx.Set(e.key, e.value); err != nil {
-			return err
-		}
-	}
-	if err := writeEvent(tx, tenant, q, prev, next); err != nil {
-		return err
-	}
-	// The head is the latest version; the one it supersedes moves under
-	// its version key.
-	if prev != nil {
-		if err := tx.Set(versionKey(tenant, prev.ID, prev.Version), encode(make([]byte, 0, 512), prev)); err != nil {
-			return err
-		}
-	}
-	return tx.Set(headKey(tenant, next.ID), encode(make([]byte, 0, 512), next))
+	return err
 }
 
 // claim fails with a *ConflictError when the unique entry k of field f
@@ -470,6 +445,10 @@ func (s *Service) Get(ctx context.Context, id string, opts *GetOptions) (*User, 
 	}
 	var u *User
 	err = s.view(ctx, func(tx storage.Tx) error {
+		pr, err := s.withStored(tx, pr)
+		if err != nil {
+			return err
+		}
 		u, err = s.readable(tx, pr, id, opts.includeDeleted())
 		return err
 	})
@@ -500,6 +479,10 @@ func (s *Service) GetEmbedded(ctx context.Context, id string, opts *GetOptions) 
 		emb []*User
 	)
 	err = s.view(ctx, func(tx storage.Tx) error {
+		pr, err := s.withStored(tx, pr)
+		if err != nil {
+			return err
+		}
 		if u, err = s.readable(tx, pr, id, opts.includeDeleted()); err != nil {
 			return err
 		}
@@ -578,7 +561,13 @@ func (s *Service) change(ctx context.Context, op string, resolve func(storage.Tx
 	}
 	var out *User
 	err = s.update(ctx, op, func(tx storage.Tx) error {
-		var err error
+		pr, err := s.withStored(tx, pr)
+		if err != nil {
+			return err
+		}
+		if m != nil {
+			m.pr = pr
+		}
 		if out, err = m.earlier(tx, true); err != nil || out != nil {
 			return err
 		}
@@ -614,12 +603,8 @@ func (s *Service) change(ctx context.Context, op string, resolve func(storage.Tx
 			out = cur
 			return m.record(tx, cur)
 		}
-		now := stamp(s.now())
-		if now.Before(cur.VersionDatetime) {
-			now = cur.VersionDatetime // versions never go back in time
-		}
 		next.Version = cur.Version + 1
-		next.VersionDatetime = now
+		next.VersionDatetime = nextStamp(s.now(), cur.VersionDatetime)
 		next.VersionAuthoredByUserID = pr.ID
 		if err := s.write(tx, pr.Tenant, cur, next); err != nil {
 			return err

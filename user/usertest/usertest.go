@@ -78,6 +78,7 @@ func newService(t testing.TB, open Opener, opts *user.Options) (*user.Service, s
 	clock := &Clock{}
 	o.Now = clock.Now
 	o.NewID = IDs()
+	o.NewGroupID = GroupIDs()
 	return user.NewService(st, &o), st
 }
 
@@ -147,6 +148,19 @@ func Run(t *testing.T, open Opener) {
 		{"QueryPagination", testQueryPagination},
 		{"QueryDifferential", testQueryDifferential},
 		{"QueryCancelled", testQueryCancelled},
+		{"Entities", testEntities},
+		{"GroupCRUD", testGroupCRUD},
+		{"GroupValidation", testGroupValidation},
+		{"GroupUnique", testGroupUnique},
+		{"GroupLarge", testGroupLarge},
+		{"GroupMembersPages", testGroupMembersPages},
+		{"GroupConcurrentMembers", testGroupConcurrentMembers},
+		{"GroupHistory", testGroupHistory},
+		{"GroupQuery", testGroupQuery},
+		{"GroupAdminOnly", testGroupAdminOnly},
+		{"GroupAccess", testGroupAccess},
+		{"GroupFeed", testGroupFeed},
+		{"GroupCheck", testGroupCheck},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
