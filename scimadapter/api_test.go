@@ -181,6 +181,7 @@ func TestCreateGetReplaceDelete(t *testing.T) {
 		"phoneNumbers":      []any{map[string]any{"value": "+31612345678", "type": "mobile", "primary": true}},
 		"preferredLanguage": "nl-NL",
 		"active":            true,
+		"groups":            []any{},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("created (-want +got):\n%s", diff)
@@ -194,7 +195,7 @@ func TestCreateGetReplaceDelete(t *testing.T) {
 		{"attributes=userName", []string{"id", "schemas", "userName"}},
 		{"attributes=name.givenName,emails.value", []string{"emails", "id", "name", "schemas"}},
 		{"attributes=urn:ietf:params:scim:schemas:core:2.0:User:active", []string{"active", "id", "schemas"}},
-		{"excludedAttributes=emails,meta,name.familyName,id", []string{"active", "externalId", "id", "name", "phoneNumbers", "preferredLanguage", "schemas", "userName"}},
+		{"excludedAttributes=emails,meta,name.familyName,id", []string{"active", "externalId", "groups", "id", "name", "phoneNumbers", "preferredLanguage", "schemas", "userName"}},
 	} {
 		r := do(t, srv, "GET", "/Users/"+id+"?"+tt.query, "admin", "").mustStatus(t, 200)
 		var keys []string
@@ -524,7 +525,7 @@ func TestDiscovery(t *testing.T) {
 	for n := range attrs {
 		names = append(names, n)
 	}
-	if diff := cmp.Diff([]string{"active", "emails", "externalId", "name", "phoneNumbers", "preferredLanguage", "userName"}, names, cmpSorted); diff != "" {
+	if diff := cmp.Diff([]string{"active", "emails", "externalId", "groups", "name", "phoneNumbers", "preferredLanguage", "userName"}, names, cmpSorted); diff != "" {
 		t.Errorf("advertised attributes (-want +got):\n%s", diff)
 	}
 	un := attrs["userName"]

@@ -52,14 +52,17 @@ type errorBody struct {
 
 // scimFields names userkit's fields in SCIM's terms, for messages.
 var scimFields = map[string]string{
-	"email":       "userName",
-	"phone":       "phoneNumbers",
-	"external_id": "externalId",
-	"first_name":  "name.givenName",
-	"last_name":   "name.familyName",
-	"language":    "preferredLanguage",
-	"status":      "active",
-	"id":          "id",
+	"email":          "userName",
+	"phone":          "phoneNumbers",
+	"external_id":    "externalId",
+	"first_name":     "name.givenName",
+	"last_name":      "name.familyName",
+	"language":       "preferredLanguage",
+	"status":         "active",
+	"id":             "id",
+	"display_name":   "displayName",
+	"add_members":    "members",
+	"remove_members": "members",
 }
 
 func scimField(f string) string {
@@ -100,11 +103,18 @@ func errorResponse(err error) (e scimError, unexpected bool) {
 	case errors.As(err, &ve):
 		parts := make([]string, len(ve.Errors))
 		for i, f := range ve.Errors {
-			path := f.Path
-			if len(path) > 0 {
-				path = append([]string{scimField(path[0])}, path[1:]...)
+			var b strings.Builder
+			for j, p := range f.Path {
+				switch {
+				case j == 0:
+					b.WriteString(scimField(p))
+				case p != "" && strings.Trim(p, "0123456789") == "":
+					b.WriteString("[" + p + "]")
+				default:
+					b.WriteString("." + p)
+				}
 			}
-			parts[i] = strings.Join(path, ".") + ": " + f.Message
+			parts[i] = b.String() + ": " + f.Message
 		}
 		return bad(typeInvalidValue, strings.Join(parts, "; "))
 	case errors.As(err, &qe):

@@ -22,7 +22,7 @@ func (h *handler) writeUser(w http.ResponseWriter, r *request, status int, u *us
 	if err != nil {
 		return err
 	}
-	groups, err := h.groupsOf(r, u.ID)
+	groups, err := h.groupsOf(r, proj, u.ID)
 	if err != nil {
 		return err
 	}
@@ -202,12 +202,21 @@ func (h *handler) listUsers(w http.ResponseWriter, r *request) error {
 }
 
 func (h *handler) searchUsers(w http.ResponseWriter, r *request) error {
-	o, err := r.bodyObject()
+	lp, err := h.searchParams(r)
 	if err != nil {
 		return err
 	}
+	return h.list(w, r, lp)
+}
+
+// searchParams reads a SearchRequest body (POST .search).
+func (h *handler) searchParams(r *request) (listParams, error) {
+	o, err := r.bodyObject()
+	if err != nil {
+		return listParams{}, err
+	}
 	if err := checkSchemas(o, searchSchema); err != nil {
-		return err
+		return listParams{}, err
 	}
 	lp := listParams{startIndex: 1, count: MaxResults}
 	str := func(name string) (string, error) {
@@ -218,17 +227,17 @@ func (h *handler) searchUsers(w http.ResponseWriter, r *request) error {
 		return *s, nil
 	}
 	if lp.filter, err = str("filter"); err != nil {
-		return err
+		return listParams{}, err
 	}
 	if lp.sortBy, err = str("sortBy"); err != nil {
-		return err
+		return listParams{}, err
 	}
 	order, err := str("sortOrder")
 	if err != nil {
-		return err
+		return listParams{}, err
 	}
 	if lp.desc, err = sortOrder(order); err != nil {
-		return err
+		return listParams{}, err
 	}
 	for _, n := range []struct {
 		name string
@@ -237,23 +246,23 @@ func (h *handler) searchUsers(w http.ResponseWriter, r *request) error {
 		if v, ok := o.get(n.name); ok && v != nil {
 			i, ok := numberOf(v)
 			if !ok {
-				return badRequest(typeInvalidValue, "%s must be an integer, not %s", n.name, describeJSON(v))
+				return listParams{}, badRequest(typeInvalidValue, "%s must be an integer, not %s", n.name, describeJSON(v))
 			}
 			*n.to = i
 		}
 	}
 	attrs, err := stringList(o, "attributes")
 	if err != nil {
-		return err
+		return listParams{}, err
 	}
 	excl, err := stringList(o, "excludedAttributes")
 	if err != nil {
-		return err
+		return listParams{}, err
 	}
 	if lp.proj, err = projectionOf(strings.Join(attrs, ","), strings.Join(excl, ",")); err != nil {
-		return err
+		return listParams{}, err
 	}
-	return h.list(w, r, lp)
+	return lp, nil
 }
 
 // stringList reads an attribute that is an array of strings (or one
@@ -323,7 +332,7 @@ func (h *handler) list(w http.ResponseWriter, r *request, lp listParams) error {
 		if count > 0 {
 			base := r.baseURL()
 			for _, u := range page.Users {
-				groups, err := h.groupsOf(r, u.ID)
+				groups, err := h.groupsOf(r, lp.proj, u.ID)
 				if err != nil {
 					return err
 				}
@@ -331,12 +340,6 @@ func (h *handler) list(w http.ResponseWriter, r *request, lp listParams) error {
 			}
 		}
 	}
-	writeSCIM(w, http.StatusOK, object{
-		{"schemas", []any{listSchema}},
-		{"totalResults", total},
-		{"itemsPerPage", len(resources)},
-		{"startIndex", start},
-		{"Resources", resources},
-	})
+	writeSCIM(w, http.StatusOK, listResponse(total, start, resources))
 	return nil
 }

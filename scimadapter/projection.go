@@ -123,3 +123,18 @@ func keepSubs(v any, subs []string, keep bool) (any, bool) {
 	}
 	return v, !keep
 }
+
+// wants reports whether the projection returns the attribute name
+// (lower-cased) at all, so that a costly attribute is not computed for
+// nothing.
+func (p projection) wants(name string, always map[string]bool) bool {
+	if always[name] {
+		return true
+	}
+	if len(p.include) > 0 {
+		whole, subs := selects(p.include, name)
+		return whole || len(subs) > 0
+	}
+	whole, _ := selects(p.exclude, name)
+	return !whole
+}
