@@ -114,6 +114,12 @@ func TestErrors(t *testing.T) {
 		{"patch remove userName", "PATCH", "/Users/" + jane, "admin", patchPrefix + `[{"op":"remove","path":"userName"}]}`, nil, errOutcome(400, "mutability")},
 		{"patch email value", "PATCH", "/Users/" + jane, "admin", patchPrefix + `[{"op":"replace","path":"emails[type eq \"work\"].value","value":"x@example.com"}]}`, nil, errOutcome(400, "mutability")},
 		{"patch phone", "PATCH", "/Users/" + jane, "admin", patchPrefix + `[{"op":"replace","path":"phoneNumbers[type eq \"mobile\"].value","value":"+31600000000"}]}`, nil, errOutcome(400, "mutability")},
+		{"patch filter ne", "PATCH", "/Users/" + jane, "admin", patchPrefix + `[{"op":"replace","path":"emails[type ne \"work\"].value","value":"jane@example.com"}]}`, nil, errOutcome(400, "noTarget")},
+		{"patch filter sw", "PATCH", "/Users/" + jane, "admin", patchPrefix + `[{"op":"replace","path":"phoneNumbers[value sw \"+1\"].value","value":"+31612345678"}]}`, nil, errOutcome(400, "noTarget")},
+		{"patch remove phone", "PATCH", "/Users/" + jane, "admin", patchPrefix + `[{"op":"remove","path":"phoneNumbers[value pr]"}]}`, nil, errOutcome(400, "mutability")},
+		{"patch dotted key of simple", "PATCH", "/Users/" + jane, "admin", patchPrefix + `[{"op":"add","value":{"active.x":true}}]}`, nil, errOutcome(400, "invalidPath")},
+		{"patch sub of simple", "PATCH", "/Users/" + jane, "admin", patchPrefix + `[{"op":"add","path":"active.x","value":true}]}`, nil, errOutcome(400, "invalidPath")},
+		{"patch too many", "PATCH", "/Users/" + jane, "admin", patchPrefix + "[" + strings.Repeat(`{"op":"add","path":"active","value":true},`, 1000) + `{"op":"add","path":"active","value":true}]}`, nil, errOutcome(400, "tooMany")},
 		{"patch id", "PATCH", "/Users/" + jane, "admin", patchPrefix + `[{"op":"replace","path":"id","value":"x"}]}`, nil, errOutcome(400, "mutability")},
 		{"patch meta", "PATCH", "/Users/" + jane, "admin", patchPrefix + `[{"op":"replace","path":"meta.version","value":"x"}]}`, nil, errOutcome(400, "mutability")},
 		{"patch bad value", "PATCH", "/Users/" + jane, "admin", patchPrefix + `[{"op":"replace","path":"preferredLanguage","value":"not a tag"}]}`, nil, errOutcome(400, "invalidValue")},
@@ -304,13 +310,19 @@ func TestPatch(t *testing.T) {
 		{"many ops one version", `"active":true`, `[{"op":"replace","path":"active","value":false},{"op":"add","path":"externalId","value":"e3"},{"op":"replace","path":"name.givenName","value":"Z"},{"op":"replace","path":"active","value":true}]`, map[string]any{"active": true, "externalId": "e3"}, `W/"2"`},
 		{"remove externalId", `"externalId":"e4"`, `[{"op":"remove","path":"externalId"}]`, map[string]any{"externalId": nil}, `W/"2"`},
 		{"remove no match", ``, `[{"op":"remove","path":"emails[type eq \"home\"]"}]`, map[string]any{}, `W/"1"`},
+		{"filter primary", ``, `[{"op":"replace","path":"emails[primary eq true].value","value":"PATCH@example.com"}]`, map[string]any{}, `W/"1"`},
+		{"filter not and co", ``, `[{"op":"replace","path":"emails[value co \"patch\" and not (type eq \"home\")].value","value":"PATCH@example.com"}]`, map[string]any{}, `W/"1"`},
+		{"filter or", ``, `[{"op":"replace","path":"emails[type eq \"home\" or value ew \"EXAMPLE.COM\"].value","value":"PATCH@example.com"}]`, map[string]any{}, `W/"1"`},
+		{"remove emails by value", ``, `[{"op":"remove","path":"emails","value":[{"value":"PATCH@example.com"}]}]`, map[string]any{}, `W/"1"`},
+		{"add phone from filter", ``, `[{"op":"add","path":"phoneNumbers[type eq \"mobile\" and primary eq true].value","value":"+31687654323"}]`, map[string]any{"phoneNumbers": []any{map[string]any{"value": "+31687654323", "type": "mobile", "primary": true}}}, `W/"2"`},
+		{"replace phone entry", `"phoneNumbers":[{"value":"+31687654324"}]`, `[{"op":"replace","path":"phoneNumbers[value eq \"+31687654324\"]","value":{"value":"+31687654324","type":"work"}}]`, map[string]any{}, `W/"1"`},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			email := fmt.Sprintf("patch%d@example.com", i)
 			id := createUser(t, srv, "admin", userBody(email, tt.start))
 			body := patchPrefix + tt.ops + "}"
-			if tt.name == "same email value" {
+			if strings.Contains(body, "PATCH@example.com") {
 				body = strings.ReplaceAll(body, "PATCH@example.com", strings.ToUpper(email))
 			}
 			r := do(t, srv, "PATCH", "/Users/"+id, "admin", body).mustStatus(t, 200)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/userkit/userkit/user"
@@ -412,14 +413,7 @@ func (h *handler) patchGroup(w http.ResponseWriter, r *request, id string) error
 }
 
 func opLabel(op patchOp) string {
-	return "Operations[" + itoa(op.index) + "]: "
-}
-
-func itoa(i int) string {
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return itoa(i/10) + string(rune('0'+i%10))
+	return "Operations[" + strconv.Itoa(op.index) + "]: "
 }
 
 // groupOp applies one PATCH operation to a group's display name,
