@@ -1,10 +1,12 @@
 package user
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -170,8 +172,7 @@ func checkGroupPatch(p *GroupPatch, create bool) error {
 }
 
 // memberChange is what one call does to a group's members: the IDs added
-// and removed, each sorted, and where each added ID came from (its field
-// path, for errors).
+// and removed, each sorted.
 type memberChange struct {
 	added, removed []string
 }
@@ -179,32 +180,23 @@ type memberChange struct {
 // members works out, in tx, the member changes p makes to the group gid
 // (isNew: it has no members yet), and checks that every added member is a
 // live user of the tenant: an unknown or deleted one is a field error
-// naming its position.
+// naming its position. Without SetMembers it reads only the member keys
+// of the IDs p names; with it, the group's member list.
 func (s *Service) members(tx storage.Tx, tenant, gid string, isNew bool, p *GroupPatch) (*memberChange, error) {
-	type origin struct {
-		field string
-		i     int
-	}
-	from := map[string]origin{}
-	var want []string // the members after SetMembers (when set), sorted
-	if p.SetMembers != nil {
-		for i, id := range *p.SetMembers {
-			from[id] = origin{"members", i}
+	// member is whether each ID p names is a member before the call.
+	member := map[string]bool{}
+	if p.SetMembers != nil && !isNew {
+		it := storage.IterateKeys(tx, storage.Range{Prefix: memberPrefix(tenant, gid)})
+		for it.Next() {
+			member[string(it.Key()[len(it.Key())-idLen:])] = true
 		}
-		want = slices.Sorted(func(yield func(string) bool) {
-			for _, id := range *p.SetMembers {
-				if !yield(id) {
-					return
-				}
-			}
-		})
-	}
-	// is reports which of ids are members now.
-	is := func(ids []string) ([]bool, error) {
-		out := make([]bool, len(ids))
-		if isNew || len(ids) == 0 {
-			return out, nil
+		err := it.Err()
+		it.Close()
+		if err != nil {
+			return nil, err
 		}
+	} else if !isNew {
+		ids := append(slices.Clone(p.AddMembers), p.RemoveMembers...)
 		keys := make([][]byte, len(ids))
 		for i, id := range ids {
 			keys[i] = memberKey(tenant, gid, id)
@@ -214,72 +206,38 @@ func (s *Service) members(tx storage.Tx, tenant, gid string, isNew bool, p *Grou
 			return nil, err
 		}
 		for i, v := range vs {
-			out[i] = v != nil
+			member[ids[i]] = v != nil
 		}
-		return out, nil
 	}
-	ch := &memberChange{}
-	// after reports whether id is a member once SetMembers has applied.
-	var after func(string) (bool, error)
+	// after is the membership once the call has applied; from says where
+	// each ID came from, for errors.
+	after := maps.Clone(member)
+	from := map[string][]string{}
 	if p.SetMembers != nil {
-		var cur []string
-		if !isNew {
-			it := storage.IterateKeys(tx, storage.Range{Prefix: memberPrefix(tenant, gid)})
-			for it.Next() {
-				cur = append(cur, string(it.Key()[len(it.Key())-idLen:]))
-			}
-			err := it.Err()
-			it.Close()
-			if err != nil {
-				return nil, err
-			}
+		clear(after)
+		for i, id := range *p.SetMembers {
+			after[id] = true
+			from[id] = []string{"members", itoa(i)}
 		}
-		for _, id := range want {
-			if _, ok := slices.BinarySearch(cur, id); !ok {
-				ch.added = append(ch.added, id)
-			}
-		}
-		for _, id := range cur {
-			if _, ok := slices.BinarySearch(want, id); !ok {
-				ch.removed = append(ch.removed, id)
-			}
-		}
-		after = func(id string) (bool, error) { _, ok := slices.BinarySearch(want, id); return ok, nil }
-	}
-	present := func(ids []string) ([]bool, error) {
-		if after == nil {
-			return is(ids)
-		}
-		out := make([]bool, len(ids))
-		for i, id := range ids {
-			out[i], _ = after(id)
-		}
-		return out, nil
-	}
-	in, err := present(p.AddMembers)
-	if err != nil {
-		return nil, err
 	}
 	for i, id := range p.AddMembers {
-		switch j := slices.Index(ch.removed, id); {
-		case j >= 0: // set out, then added back: it stays
-			ch.removed = slices.Delete(ch.removed, j, j+1)
-		case !in[i]:
+		if !after[id] {
+			from[id] = []string{"add_members", itoa(i)}
+		}
+		after[id] = true
+	}
+	for _, id := range p.RemoveMembers {
+		after[id] = false
+	}
+	ch := &memberChange{}
+	for id, in := range after {
+		if in && !member[id] {
 			ch.added = append(ch.added, id)
-			from[id] = origin{"add_members", i}
 		}
 	}
-	in, err = present(p.RemoveMembers)
-	if err != nil {
-		return nil, err
-	}
-	for i, id := range p.RemoveMembers {
-		if in[i] {
-			if j := slices.Index(ch.added, id); j >= 0 { // set, then removed
-				ch.added = slices.Delete(ch.added, j, j+1)
-			} else {
-				ch.removed = append(ch.removed, id)
-			}
+	for id, was := range member {
+		if was && !after[id] {
+			ch.removed = append(ch.removed, id)
 		}
 	}
 	slices.Sort(ch.added)
@@ -298,8 +256,7 @@ func (s *Service) members(tx storage.Tx, tenant, gid string, isNew bool, p *Grou
 	}
 	var errs []FieldError
 	for i, b := range heads {
-		o := from[ch.added[i]]
-		path := []string{o.field, itoa(o.i)}
+		path := from[ch.added[i]]
 		if b == nil {
 			errs = append(errs, FieldError{Path: path, Message: "names no user", Type: "not_found"})
 			continue
@@ -312,7 +269,7 @@ func (s *Service) members(tx storage.Tx, tenant, gid string, isNew bool, p *Grou
 	}
 	if len(errs) > 0 {
 		slices.SortFunc(errs, func(a, b FieldError) int {
-			return strings.Compare(strings.Join(a.Path, "."), strings.Join(b.Path, "."))
+			return cmp.Or(strings.Compare(a.Path[0], b.Path[0]), len(a.Path[1])-len(b.Path[1]), strings.Compare(a.Path[1], b.Path[1]))
 		})
 		return nil, &ValidationError{Errors: errs}
 	}
@@ -535,10 +492,10 @@ func (s *Service) GetGroup(ctx context.Context, id string, opts *GetOptions) (*G
 	return g, nil
 }
 
-// changeGroup runs one read-modify-write of a group: mutate returns the
-// next record and member change from the current head (the head itself
-// and nil for no change of the fields). A deleted group is ErrNotFound
-// unless restoring.
+// changeGroup runs one read-modify-write of a group through revise:
+// mutate returns the next record and its member change from the current
+// head (nil: no member changes). A deleted group is ErrNotFound unless
+// restoring.
 func (s *Service) changeGroup(ctx context.Context, op, id string, opts *WriteOptions, restoring bool, mutate func(tx storage.Tx, tenant string, cur *Group) (*Group, *memberChange, error)) (*Group, error) {
 	pr, err := groupAdmin(ctx)
 	if err != nil {
@@ -553,42 +510,45 @@ func (s *Service) changeGroup(ctx context.Context, op, id string, opts *WriteOpt
 	if opts != nil && opts.Idempotency != nil {
 		return nil, fmt.Errorf("%w: groups do not take Idempotency", ErrInvalid)
 	}
-	var out *Group
-	err = s.update(ctx, op, func(tx storage.Tx) error {
-		cur, err := liveGroup(tx, pr.Tenant, id, restoring)
-		if err != nil {
-			return err
-		}
-		if err := opts.mismatch(cur.Version); err != nil {
-			return err
-		}
-		next, ch, err := mutate(tx, pr.Tenant, cur)
-		if err != nil {
-			return err
-		}
-		if ch != nil && len(ch.added)+len(ch.removed) == 0 {
-			ch = nil
-		}
-		if ch == nil && eqOpt(cur.ExternalID, next.ExternalID) && cur.DisplayName == next.DisplayName && cur.Deleted == next.Deleted {
-			out = cur
-			return nil
-		}
-		next.Version = cur.Version + 1
-		next.VersionDatetime = nextStamp(s.now(), cur.VersionDatetime)
-		next.VersionAuthoredByUserID = pr.ID
-		if ch != nil {
-			next.MemberCount += len(ch.added) - len(ch.removed)
-		}
-		if err := s.writeGroup(tx, pr.Tenant, cur, next, ch); err != nil {
-			return err
-		}
-		out = next
-		return nil
-	})
+	return revise[*Group](s, ctx, op, pr, opts, &groupChange{s: s, id: id, restoring: restoring, next: mutate})
+}
+
+// groupChange is a group's part of revise. Groups take no idempotency
+// keys.
+type groupChange struct {
+	s         *Service
+	id        string
+	restoring bool
+	next      func(tx storage.Tx, tenant string, cur *Group) (*Group, *memberChange, error)
+	ch        *memberChange // the member change of this attempt
+}
+
+func (c *groupChange) earlier(storage.Tx, *Principal) (*Group, bool, error) { return nil, false, nil }
+
+func (c *groupChange) record(storage.Tx, *Group) error { return nil }
+
+func (c *groupChange) head(tx storage.Tx, pr *Principal) (*Group, error) {
+	return liveGroup(tx, pr.Tenant, c.id, c.restoring)
+}
+
+func (c *groupChange) mutate(tx storage.Tx, pr *Principal, cur *Group) (*Group, error) {
+	next, ch, err := c.next(tx, pr.Tenant, cur)
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	if c.ch = ch; ch != nil {
+		next.MemberCount += len(ch.added) - len(ch.removed)
+	}
+	return next, nil
+}
+
+func (c *groupChange) same(cur, next *Group) bool {
+	return (c.ch == nil || len(c.ch.added)+len(c.ch.removed) == 0) &&
+		eqOpt(cur.ExternalID, next.ExternalID) && cur.DisplayName == next.DisplayName && cur.Deleted == next.Deleted
+}
+
+func (c *groupChange) write(tx storage.Tx, tenant string, cur, next *Group) error {
+	return c.s.writeGroup(tx, tenant, cur, next, c.ch)
 }
 
 // PatchGroup applies p to a group and returns the result; a patch that
@@ -936,39 +896,18 @@ func (s *Service) GroupVersions(ctx context.Context, id string, opts *PageOption
 	if err != nil {
 		return nil, err
 	}
-	page := &VersionPage{Offset: o.Offset}
+	var page *VersionPage
 	err = s.view(ctx, func(tx storage.Tx) error {
-		page.Versions = page.Versions[:0]
 		head, err := liveGroup(tx, pr.Tenant, id, o.IncludeDeleted)
 		if err != nil {
 			return err
 		}
-		page.Count = int(head.Version)
-		info := func(g *Group) {
-			page.Versions = append(page.Versions, VersionInfo{Version: g.Version, VersionDatetime: g.VersionDatetime, VersionAuthoredByUserID: g.VersionAuthoredByUserID, Deleted: g.Deleted})
-		}
-		if o.Offset >= page.Count {
-			return nil
-		}
-		if o.Offset == 0 {
-			info(head)
-		}
-		return groups.Older(tx, pr.Tenant, id, head.Version-int64(max(o.Offset, 1))+1, func(b []byte) (bool, error) {
-			if len(page.Versions) >= o.Limit {
-				return false, nil
-			}
-			g, err := decodeGroup(b)
-			if err != nil {
-				return false, err
-			}
-			info(g)
-			return len(page.Versions) < o.Limit, nil
-		})
+		page, err = versionPage(tx, groups, pr.Tenant, id, head, o, decodeGroup)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	page.HasNext = o.Offset+len(page.Versions) < page.Count
 	return page, nil
 }
 
@@ -982,34 +921,14 @@ func (s *Service) groupVersions(ctx context.Context, id string, opts *GetOptions
 	if err := checkGroupID(id); err != nil {
 		return nil, err
 	}
-	gs := make([]*Group, len(versions))
+	var gs []*Group
 	err = s.view(ctx, func(tx storage.Tx) error {
 		head, err := liveGroup(tx, pr.Tenant, id, opts.includeDeleted())
 		if err != nil {
 			return err
 		}
-		var older []int64
-		for _, v := range versions {
-			if v < 1 || v > head.Version {
-				return fmt.Errorf("%w: group %s has no version %d", ErrNotFound, id, v)
-			}
-			if v < head.Version {
-				older = append(older, v)
-			}
-		}
-		bs, err := groups.Versions(tx, pr.Tenant, id, older)
-		if err != nil {
+		if gs, err = atVersions(tx, groups, pr.Tenant, id, head, versions, decodeGroup); err != nil {
 			return err
-		}
-		for i, v := range versions {
-			if v == head.Version {
-				gs[i] = head
-				continue
-			}
-			if gs[i], err = decodeGroup(bs[0]); err != nil {
-				return err
-			}
-			bs = bs[1:]
 		}
 		if more != nil {
 			return more(tx, pr.Tenant)

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/userkit/userkit/storage"
+	"github.com/userkit/userkit/user/internal/entity"
 )
 
 // readable returns the head of a user the principal may read: Get's rule,
@@ -81,9 +82,8 @@ func (s *Service) Versions(ctx context.Context, id string, opts *PageOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	page := &VersionPage{Offset: o.Offset}
+	var page *VersionPage
 	err = s.view(ctx, func(tx storage.Tx) error {
-		page.Versions = page.Versions[:0] // afresh on a retry
 		pr, err := s.withStored(tx, pr)
 		if err != nil {
 			return err
@@ -92,38 +92,75 @@ func (s *Service) Versions(ctx context.Context, id string, opts *PageOptions) (*
 		if err != nil {
 			return err
 		}
-		page.Count = int(head.Version)
-		if o.Offset >= page.Count {
-			return nil
-		}
-		info := func(u *User) {
-			page.Versions = append(page.Versions, VersionInfo{
-				Version:                 u.Version,
-				VersionDatetime:         u.VersionDatetime,
-				VersionAuthoredByUserID: u.VersionAuthoredByUserID,
-				Deleted:                 u.Deleted,
-			})
-		}
-		if o.Offset == 0 {
-			info(head) // the head is the latest version
-		}
-		return users.Older(tx, pr.Tenant, id, head.Version-int64(max(o.Offset, 1))+1, func(b []byte) (bool, error) {
-			if len(page.Versions) >= o.Limit {
-				return false, nil
-			}
-			u, err := decode(b)
-			if err != nil {
-				return false, err
-			}
-			info(u)
-			return len(page.Versions) < o.Limit, nil
-		})
+		page, err = versionPage(tx, users, pr.Tenant, id, head, o, decode)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	return page, nil
+}
+
+// versionPage returns one page of the version metadata of the record id
+// of kind k whose head is head, newest first: the head's (offset 0), then
+// the older versions', read from their keys. Users and groups share it.
+func versionPage[R versioned](tx storage.Tx, k entity.Kind, tenant, id string, head R, o PageOptions, decode func([]byte) (R, error)) (*VersionPage, error) {
+	latest := head.info().Version
+	page := &VersionPage{Offset: o.Offset, Count: int(latest)}
+	if o.Offset < page.Count {
+		if o.Offset == 0 {
+			page.Versions = append(page.Versions, head.info())
+		}
+		err := k.Older(tx, tenant, id, latest-int64(max(o.Offset, 1))+1, func(b []byte) (bool, error) {
+			if len(page.Versions) >= o.Limit {
+				return false, nil
+			}
+			r, err := decode(b)
+			if err != nil {
+				return false, err
+			}
+			page.Versions = append(page.Versions, r.info())
+			return len(page.Versions) < o.Limit, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	page.HasNext = o.Offset+len(page.Versions) < page.Count
 	return page, nil
+}
+
+// atVersions returns the record id of kind k, whose head is head, as of
+// each of versions, read in one batched read (the head's version is the
+// head). A version that does not exist is ErrNotFound. Users and groups
+// share it.
+func atVersions[R versioned](tx storage.Tx, k entity.Kind, tenant, id string, head R, versions []int64, decode func([]byte) (R, error)) ([]R, error) {
+	latest := head.info().Version
+	var older []int64 // the versions before the head
+	for _, v := range versions {
+		if v < 1 || v > latest {
+			return nil, fmt.Errorf("%w: %s %s has no version %d", ErrNotFound, k.Name, id, v)
+		}
+		if v < latest {
+			older = append(older, v)
+		}
+	}
+	bs, err := k.Versions(tx, tenant, id, older)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]R, len(versions))
+	for i, v := range versions {
+		if v == latest {
+			out[i] = head
+			continue
+		}
+		if out[i], err = decode(bs[0]); err != nil {
+			return nil, err
+		}
+		bs = bs[1:]
+	}
+	return out, nil
 }
 
 // GetVersion returns the user as it was at the given version. Access
@@ -144,7 +181,7 @@ func (s *Service) versionsOf(ctx context.Context, id string, opts *GetOptions, v
 	if err != nil {
 		return nil, err
 	}
-	us := make([]*User, len(versions))
+	var us []*User
 	err = s.view(ctx, func(tx storage.Tx) error {
 		pr, err := s.withStored(tx, pr)
 		if err != nil {
@@ -154,30 +191,8 @@ func (s *Service) versionsOf(ctx context.Context, id string, opts *GetOptions, v
 		if err != nil {
 			return err
 		}
-		var older []int64 // the versions before the head
-		for _, v := range versions {
-			if v < 1 || v > head.Version {
-				return fmt.Errorf("%w: user %s has no version %d", ErrNotFound, id, v)
-			}
-			if v < head.Version {
-				older = append(older, v)
-			}
-		}
-		bs, err := users.Versions(tx, pr.Tenant, id, older)
-		if err != nil {
-			return err
-		}
-		for i, v := range versions {
-			if v == head.Version {
-				us[i] = head
-				continue
-			}
-			if us[i], err = decode(bs[0]); err != nil {
-				return err
-			}
-			bs = bs[1:]
-		}
-		return nil
+		us, err = atVersions(tx, users, pr.Tenant, id, head, versions, decode)
+		return err
 	})
 	if err != nil {
 		return nil, err

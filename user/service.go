@@ -559,63 +559,60 @@ func (s *Service) change(ctx context.Context, op string, resolve func(storage.Tx
 	if opts != nil {
 		m = s.idem(pr, opts.Idempotency)
 	}
-	var out *User
-	err = s.update(ctx, op, func(tx storage.Tx) error {
-		pr, err := s.withStored(tx, pr)
-		if err != nil {
-			return err
-		}
-		if m != nil {
-			m.pr = pr
-		}
-		if out, err = m.earlier(tx, true); err != nil || out != nil {
-			return err
-		}
-		id, err := resolve(tx, pr)
-		if err != nil {
-			return err
-		}
-		cur, err := readHead(tx, pr.Tenant, id)
-		if err != nil {
-			return err
-		}
-		// Not found wins over forbidden: a deleted user the caller may not
-		// read does not exist for it, whatever the change, and one it may
-		// read exists only for Restore.
-		if cur.Deleted && (!restoring || !pr.canRead(cur)) {
-			return ErrNotFound
-		}
-		// The changed record is returned, so changing takes reading too.
-		if !pr.canModify(cur) {
-			return &ForbiddenError{Principal: pr.ID, Target: id, Action: "modify"}
-		}
-		if !pr.canRead(cur) {
-			return &ForbiddenError{Principal: pr.ID, Target: id, Action: "read"}
-		}
-		if err := opts.mismatch(cur.Version); err != nil {
-			return err
-		}
-		next, err := mutate(cur)
-		if err != nil {
-			return err
-		}
-		if sameContent(cur, next) {
-			out = cur
-			return m.record(tx, cur)
-		}
-		next.Version = cur.Version + 1
-		next.VersionDatetime = nextStamp(s.now(), cur.VersionDatetime)
-		next.VersionAuthoredByUserID = pr.ID
-		if err := s.write(tx, pr.Tenant, cur, next); err != nil {
-			return err
-		}
-		out = next
-		return m.record(tx, next)
-	})
+	return revise[*User](s, ctx, op, pr, opts, &userChange{s: s, m: m, resolve: resolve, restoring: restoring, next: mutate})
+}
+
+// userChange is a user's part of revise.
+type userChange struct {
+	s         *Service
+	m         *idem
+	resolve   func(storage.Tx, *Principal) (string, error)
+	restoring bool
+	next      func(cur *User) (*User, error)
+}
+
+func (c *userChange) earlier(tx storage.Tx, pr *Principal) (*User, bool, error) {
+	if c.m == nil {
+		return nil, false, nil
+	}
+	c.m.pr = pr
+	u, err := c.m.earlier(tx, true)
+	return u, u != nil, err
+}
+
+func (c *userChange) record(tx storage.Tx, u *User) error { return c.m.record(tx, u) }
+
+func (c *userChange) head(tx storage.Tx, pr *Principal) (*User, error) {
+	id, err := c.resolve(tx, pr)
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	cur, err := readHead(tx, pr.Tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	// Not found wins over forbidden: a deleted user the caller may not
+	// read does not exist for it, whatever the change, and one it may read
+	// exists only for Restore.
+	if cur.Deleted && (!c.restoring || !pr.canRead(cur)) {
+		return nil, ErrNotFound
+	}
+	// The changed record is returned, so changing takes reading too.
+	if !pr.canModify(cur) {
+		return nil, &ForbiddenError{Principal: pr.ID, Target: id, Action: "modify"}
+	}
+	if !pr.canRead(cur) {
+		return nil, &ForbiddenError{Principal: pr.ID, Target: id, Action: "read"}
+	}
+	return cur, nil
+}
+
+func (c *userChange) mutate(_ storage.Tx, _ *Principal, cur *User) (*User, error) { return c.next(cur) }
+
+func (c *userChange) same(cur, next *User) bool { return sameContent(cur, next) }
+
+func (c *userChange) write(tx storage.Tx, tenant string, cur, next *User) error {
+	return c.s.write(tx, tenant, cur, next)
 }
 
 // byID resolves a user by its ID, checked before the transaction starts.
