@@ -562,3 +562,22 @@ func manyValuePaths(n int) string {
 	}
 	return strings.Join(parts, " or ")
 }
+
+// TestTransitionPolicy: a status move the service's policy refuses is
+// 400 invalidValue naming active, and changes nothing.
+func TestTransitionPolicy(t *testing.T) {
+	srv, _ := newServer(t, &user.Options{Transitions: user.OnboardingFlow()})
+	r := do(t, srv, "POST", "/Users", "admin", userBody("flow@example.com", `"active":true`))
+	if diff := cmp.Diff(errOutcome(400, "invalidValue"), outcomeOf(r)); diff != "" || !strings.Contains(r.str("detail"), "active") {
+		t.Errorf("create active under the onboarding flow (-want +got):\n%s\n%s", diff, r.raw)
+	}
+	id := createUser(t, srv, "admin", userBody("flow@example.com", `"active":false`))
+	r = do(t, srv, "PATCH", "/Users/"+id, "admin", patchPrefix+`[{"op":"replace","path":"active","value":true}]}`)
+	if diff := cmp.Diff(errOutcome(400, "invalidValue"), outcomeOf(r)); diff != "" {
+		t.Errorf("activate a user waiting for verification (-want +got):\n%s\n%s", diff, r.raw)
+	}
+	r = do(t, srv, "GET", "/Users/"+id, "admin", "").mustStatus(t, 200)
+	if r.body["active"] != false || r.str("meta.version") != `W/"1"` {
+		t.Errorf("after refused moves: %s", r.raw)
+	}
+}
