@@ -18,38 +18,38 @@ import (
 // groupsSupported reports whether /Groups is served and advertised.
 const groupsSupported = true
 
-func (h *handler) matchGroups(method string, segs []string) (route, error, bool) {
+func (h *handler) matchGroups(method string, segs []string) (route, bool, error) {
 	if !strings.EqualFold(segs[0], "Groups") || len(segs) > 2 {
-		return nil, nil, false
+		return nil, false, nil
 	}
 	if len(segs) == 1 {
 		switch method {
 		case "GET":
-			return h.listGroups, nil, true
+			return h.listGroups, true, nil
 		case "POST":
-			return h.createGroup, nil, true
+			return h.createGroup, true, nil
 		}
-		return nil, methodNotAllowed("GET, POST"), true
+		return nil, true, methodNotAllowed("GET, POST")
 	}
 	if segs[1] == ".search" {
 		rt, err := only(method, "POST", h.searchGroups)
-		return rt, err, true
+		return rt, true, err
 	}
 	id := segs[1]
 	if !validGroupID(id) {
-		return nil, &scimError{status: http.StatusNotFound, detail: "no such resource"}, true
+		return nil, true, &scimError{status: http.StatusNotFound, detail: "no such resource"}
 	}
 	switch method {
 	case "GET":
-		return func(w http.ResponseWriter, r *request) error { return h.getGroup(w, r, id) }, nil, true
+		return func(w http.ResponseWriter, r *request) error { return h.getGroup(w, r, id) }, true, nil
 	case "PUT":
-		return func(w http.ResponseWriter, r *request) error { return h.replaceGroup(w, r, id) }, nil, true
+		return func(w http.ResponseWriter, r *request) error { return h.replaceGroup(w, r, id) }, true, nil
 	case "PATCH":
-		return func(w http.ResponseWriter, r *request) error { return h.patchGroup(w, r, id) }, nil, true
+		return func(w http.ResponseWriter, r *request) error { return h.patchGroup(w, r, id) }, true, nil
 	case "DELETE":
-		return func(w http.ResponseWriter, r *request) error { return h.deleteGroup(w, r, id) }, nil, true
+		return func(w http.ResponseWriter, r *request) error { return h.deleteGroup(w, r, id) }, true, nil
 	}
-	return nil, methodNotAllowed("GET, PUT, PATCH, DELETE"), true
+	return nil, true, methodNotAllowed("GET, PUT, PATCH, DELETE")
 }
 
 // validGroupID reports whether id has the form of a group ID: "G" and a
@@ -132,10 +132,7 @@ func (h *handler) members(r *request, proj projection, g *user.Group) ([]string,
 }
 
 func (h *handler) writeGroup(w http.ResponseWriter, r *request, status int, g *user.Group) error {
-	proj, err := projectionOf(r.URL.Query().Get("attributes"), r.URL.Query().Get("excludedAttributes"))
-	if err != nil {
-		return err
-	}
+	proj := projectionOf(r.URL.Query().Get("attributes"), r.URL.Query().Get("excludedAttributes"))
 	members, err := h.members(r, proj, g)
 	if err != nil {
 		return err
@@ -631,9 +628,7 @@ func (h *handler) listGroups(w http.ResponseWriter, r *request) error {
 	if lp.count, err = intParam(q.Get("count"), MaxResults, "count"); err != nil {
 		return err
 	}
-	if lp.proj, err = projectionOf(q.Get("attributes"), q.Get("excludedAttributes")); err != nil {
-		return err
-	}
+	lp.proj = projectionOf(q.Get("attributes"), q.Get("excludedAttributes"))
 	return h.groupList(w, r, lp)
 }
 

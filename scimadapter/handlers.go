@@ -18,10 +18,7 @@ const maxPatchRetries = 8
 // writeUser writes a user resource with its ETag, projected as the
 // request's attributes and excludedAttributes ask.
 func (h *handler) writeUser(w http.ResponseWriter, r *request, status int, u *user.User) error {
-	proj, err := projectionOf(r.URL.Query().Get("attributes"), r.URL.Query().Get("excludedAttributes"))
-	if err != nil {
-		return err
-	}
+	proj := projectionOf(r.URL.Query().Get("attributes"), r.URL.Query().Get("excludedAttributes"))
 	groups, err := h.groupsOf(r, proj, u.ID)
 	if err != nil {
 		return err
@@ -195,9 +192,7 @@ func (h *handler) listUsers(w http.ResponseWriter, r *request) error {
 	if lp.desc, err = sortOrder(q.Get("sortOrder")); err != nil {
 		return err
 	}
-	if lp.proj, err = projectionOf(q.Get("attributes"), q.Get("excludedAttributes")); err != nil {
-		return err
-	}
+	lp.proj = projectionOf(q.Get("attributes"), q.Get("excludedAttributes"))
 	return h.list(w, r, lp)
 }
 
@@ -259,9 +254,7 @@ func (h *handler) searchParams(r *request) (listParams, error) {
 	if err != nil {
 		return listParams{}, err
 	}
-	if lp.proj, err = projectionOf(strings.Join(attrs, ","), strings.Join(excl, ",")); err != nil {
-		return listParams{}, err
-	}
+	lp.proj = projectionOf(strings.Join(attrs, ","), strings.Join(excl, ","))
 	return lp, nil
 }
 

@@ -18,8 +18,8 @@ type projection struct {
 var userProjection = set("schemas", "id")
 
 // projectionOf reads the comma-separated attribute lists.
-func projectionOf(attrs, excluded string) (projection, error) {
-	return projection{include: attrList(attrs), exclude: attrList(excluded)}, nil
+func projectionOf(attrs, excluded string) projection {
+	return projection{include: attrList(attrs), exclude: attrList(excluded)}
 }
 
 func attrList(s string) []string {

@@ -200,7 +200,7 @@ func (h *handler) match(method string, segs []string) (route, error) {
 	case len(segs) == 1 && (strings.EqualFold(segs[0], "Bulk") || strings.EqualFold(segs[0], "Me")):
 		return nil, &scimError{status: http.StatusNotImplemented, detail: "/" + segs[0] + " is not supported (see /ServiceProviderConfig)"}
 	}
-	if rt, err, ok := h.matchGroups(method, segs); ok {
+	if rt, ok, err := h.matchGroups(method, segs); ok {
 		return rt, err
 	}
 	return nil, notFound()
