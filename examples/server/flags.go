@@ -22,6 +22,7 @@ type config struct {
 	drainDelay, sweepInterval  time.Duration
 	idempotencyTTL             time.Duration
 	webhooks                   string
+	scim                       bool
 	given                      map[string]bool // flags set by argument or environment
 }
 
@@ -66,6 +67,8 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.webhooks, "webhook", "", "deliver the change feed of every known tenant to these `URLs` (comma-separated), signed per Standard Webhooks\n"+
 		"(package webhooks): each is registered once per tenant in the store, with the secret USERKIT_WEBHOOK_SECRET\n"+
 		"(whsec_…; generated and printed when unset), and resumes from its stored cursor after a restart")
+	fs.BoolVar(&c.scim, "scim", false, "also serve SCIM 2.0 (package scimadapter) under /scim/v2, with the same tokens, so that an IdP\n"+
+		"(Okta, Entra ID) provisions users and groups; provisioned groups then grant access (user.Options.StoredGroups)")
 	fs.Usage = func() { usage(fs) }
 	return fs
 }

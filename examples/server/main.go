@@ -56,6 +56,15 @@
 // give every node behind one load balancer the same), or with a key drawn
 // at start, so that sessions end with the process.
 //
+// # SCIM
+//
+// -scim also serves SCIM 2.0 (package scimadapter) under /scim/v2, with the
+// API's bearer tokens, for an identity provider (Okta, Entra ID) that
+// provisions users and groups. It turns on user.Options.StoredGroups: the
+// groups SCIM provisions then grant their members what readable_by and
+// modifiable_by give the group, from the next request on, and a member
+// removed loses it at once.
+//
 // # Webhooks
 //
 // -webhook URL,… delivers the change feed of every known tenant to each URL
@@ -102,6 +111,7 @@ import (
 	"github.com/userkit/userkit/httpadapter"
 	"github.com/userkit/userkit/httpobs"
 	"github.com/userkit/userkit/jwtauth"
+	"github.com/userkit/userkit/scimadapter"
 	"github.com/userkit/userkit/storage"
 	"github.com/userkit/userkit/storage/badgerstore"
 	"github.com/userkit/userkit/storage/pgstore"
@@ -172,6 +182,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		// (creates, patches, sweeps, the feed's sequencing) is counted by
 		// operation and result, and its conflicts retried.
 		OnWrite: func(op string, retries int, err error) { metrics.ObserveService(op, retries, err) },
+		// Groups that SCIM provisions grant their members access.
+		StoredGroups: c.scim,
 	})
 
 	hopts := &httpadapter.Options{Authenticator: httpobs.RecordPrincipal(auth), Logger: log}
@@ -184,6 +196,10 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		return err
 	}
 	mux.Handle("/console/", httpobs.Wrap(con, &httpobs.Options{Logger: log, Metrics: metrics}))
+	if c.scim {
+		sopts := &scimadapter.Options{Authenticator: hopts.Authenticator, BasePath: "/scim/v2", Logger: log}
+		mux.Handle("/scim/v2/", httpobs.Wrap(scimadapter.New(svc, sopts), &httpobs.Options{Logger: log, Metrics: metrics}))
+	}
 	servers := []*http.Server{{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -254,6 +270,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	}
 	say("API description: %s/openapi.json", url)
 	say("admin console: %s/console/ (sign in with a bearer token)", url)
+	if c.scim {
+		say("SCIM 2.0: %s/scim/v2/ (Users, Groups; the same bearer tokens)", url)
+	}
 
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {

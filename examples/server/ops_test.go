@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -533,5 +534,56 @@ func TestRunConsole(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "USERKIT_CONSOLE_KEY") {
 		t.Errorf("run with a bad console key: %v", err)
+	}
+}
+
+// scimDo sends a SCIM request to the server.
+func scimDo(t *testing.T, s *server, method, path, body string) (int, string) {
+	t.Helper()
+	var rb io.Reader
+	if body != "" {
+		rb = strings.NewReader(body)
+	}
+	r, _ := http.NewRequest(method, s.url+path, rb)
+	r.Header.Set("Authorization", "Bearer t")
+	if body != "" {
+		r.Header.Set("Content-Type", "application/scim+json")
+	}
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestRunSCIM: -scim serves SCIM under /scim/v2 with the API's tokens (a
+// user created there is the API's user, and the userName filter finds
+// it); without the flag /scim/v2 is not served.
+func TestRunSCIM(t *testing.T) {
+	s := start(t, map[string]string{"USERKIT_ADMIN_TOKEN": "t"}, "-data", "", "-scim")
+	if !strings.Contains(s.out.String(), "SCIM 2.0: "+s.url+"/scim/v2/") {
+		t.Errorf("SCIM is not in the output:\n%s", s.out)
+	}
+	st, body := scimDo(t, s, "POST", "/scim/v2/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"jane@example.com","active":true}`)
+	m := regexp.MustCompile(`"id":"(U[0-9A-Z]{26})"`).FindStringSubmatch(body)
+	if st != 201 || m == nil {
+		t.Fatalf("SCIM create: %d %s", st, body)
+	}
+	if st, body := s.do(t, "GET", "/users/"+m[1], "t", ""); st != 200 || !strings.Contains(body, `"email":"jane@example.com"`) || !strings.Contains(body, `"status":"ACTIVE"`) {
+		t.Errorf("the SCIM user over the REST API: %d %s", st, body)
+	}
+	st, body = scimDo(t, s, "GET", "/scim/v2/Users?filter="+url.QueryEscape(`userName eq "JANE@example.com"`), "")
+	if st != 200 || !strings.Contains(body, `"totalResults":1`) {
+		t.Errorf("SCIM filter: %d %s", st, body)
+	}
+	if st, _ := get(t, s.url+"/scim/v2/Users", ""); st != 401 {
+		t.Errorf("SCIM without a token: %d, want 401", st)
+	}
+
+	plain := start(t, map[string]string{"USERKIT_ADMIN_TOKEN": "t"}, "-data", "")
+	if st, _ := scimDo(t, plain, "GET", "/scim/v2/Users", ""); st != 404 {
+		t.Errorf("/scim/v2/Users without -scim: %d, want 404", st)
 	}
 }
