@@ -116,6 +116,14 @@ func Check(ctx context.Context, store storage.Store) ([]Problem, error) {
 				if len(v) != sequenceSize {
 					c.add(tenant, "", fmt.Sprintf("malformed feed state %q", v))
 				}
+			case kindFeedMark:
+				v, err := it.Value()
+				if err != nil {
+					return err
+				}
+				if len(v) != markSize {
+					c.add(tenant, "", fmt.Sprintf("malformed feed mark %q", v))
+				}
 			default:
 				c.add(tenant, "", fmt.Sprintf("key %q has an unknown kind", k))
 			}

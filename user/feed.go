@@ -38,7 +38,8 @@ import (
 //
 //	p <time µs uint64 BE> <id> <version uint64 BE> → a pending event
 //	q <position uint64 BE>                          → a sequenced event
-//	E                                               → the sequence state
+//	E                                               → the sequence state (last, first, floor)
+//	F                                               → the mark writers read (see sequence)
 //
 // Events of one user come in version order: a version's time never goes
 // before its predecessor's, both are visible to a pass that sees the later
@@ -47,6 +48,7 @@ const (
 	kindPending  = 'p'
 	kindEvent    = 'q'
 	kindSequence = 'E'
+	kindFeedMark = 'F'
 )
 
 // EventType is the kind of change an Event records.
@@ -168,23 +170,48 @@ type sequence struct {
 	// the previous sequencing committed: it either committed before that
 	// one (and this one, whose snapshot follows it, saw its key), or it
 	// conflicts with it on the state and runs again with a newer mark.
+	//
+	// The mark has a key of its own (F), apart from the rest of the state
+	// (E), and sequencing raises it only by markStep or more at a time:
+	// writers read only F, and a pass that leaves F alone (most of them,
+	// under a steady stream of writes) does not conflict with the writers
+	// it overlaps. On PostgreSQL, where a writer that read the state and a
+	// pass that wrote it while reading the writer's pending range are a
+	// serialization cycle, that is what lets sequencing win under heavy
+	// writes. The price: sequencing walks again up to markStep of moved
+	// pending keys.
 	floor, mark uint64
 }
 
-const sequenceSize = 32
+// markStep (µs) is the least a sequencing pass raises the mark by.
+const markStep = 100_000
 
+// The sizes of the state's values: E holds last, first and floor; F the
+// mark.
+const (
+	sequenceSize = 24
+	markSize     = 8
+)
+
+func sequenceKey(tenant string) []byte { return appendTenant(nil, tenant, kindSequence) }
+func markKey(tenant string) []byte     { return appendTenant(nil, tenant, kindFeedMark) }
+
+// readSequence reads the whole state (E and F) in one batched read.
 func readSequence(tx storage.Tx, tenant string) (sequence, error) {
-	b, err := tx.Get(appendTenant(nil, tenant, kindSequence))
-	if errors.Is(err, storage.ErrNotFound) {
-		return sequence{}, nil
-	}
+	vs, err := storage.GetMany(tx, [][]byte{sequenceKey(tenant), markKey(tenant)})
 	if err != nil {
 		return sequence{}, err
 	}
-	return decodeSequence(b)
+	q, err := decodeSequence(vs[0])
+	if err != nil {
+		return q, err
+	}
+	m, err := decodeMark(vs[1])
+	q.mark = m.mark
+	return q, err
 }
 
-// decodeSequence decodes the state's value (nil: no state yet).
+// decodeSequence decodes E's value (nil: no state yet).
 func decodeSequence(b []byte) (sequence, error) {
 	if b == nil {
 		return sequence{}, nil
@@ -192,14 +219,31 @@ func decodeSequence(b []byte) (sequence, error) {
 	if len(b) != sequenceSize {
 		return sequence{}, fmt.Errorf("user: corrupt feed state %q", b)
 	}
-	return sequence{last: binary.BigEndian.Uint64(b), first: binary.BigEndian.Uint64(b[8:]), floor: binary.BigEndian.Uint64(b[16:]), mark: binary.BigEndian.Uint64(b[24:])}, nil
+	return sequence{last: binary.BigEndian.Uint64(b), first: binary.BigEndian.Uint64(b[8:]), floor: binary.BigEndian.Uint64(b[16:])}, nil
 }
 
+// decodeMark decodes F's value (nil: no mark yet), the part of the state
+// a writer reads.
+func decodeMark(b []byte) (sequence, error) {
+	if b == nil {
+		return sequence{}, nil
+	}
+	if len(b) != markSize {
+		return sequence{}, fmt.Errorf("user: corrupt feed mark %q", b)
+	}
+	return sequence{mark: binary.BigEndian.Uint64(b)}, nil
+}
+
+// write stores E (not the mark: see writeMark).
 func (q sequence) write(tx storage.Tx, tenant string) error {
 	b := binary.BigEndian.AppendUint64(make([]byte, 0, sequenceSize), q.last)
 	b = binary.BigEndian.AppendUint64(b, q.first)
-	b = binary.BigEndian.AppendUint64(b, q.floor)
-	return tx.Set(appendTenant(nil, tenant, kindSequence), binary.BigEndian.AppendUint64(b, q.mark))
+	return tx.Set(sequenceKey(tenant), binary.BigEndian.AppendUint64(b, q.floor))
+}
+
+// writeMark stores F.
+func (q sequence) writeMark(tx storage.Tx, tenant string) error {
+	return tx.Set(markKey(tenant), binary.BigEndian.AppendUint64(make([]byte, 0, markSize), q.mark))
 }
 
 // pendingFrom is where sequencing starts: the pending keys from floor on.
@@ -422,7 +466,12 @@ func (s *Service) sequence(ctx context.Context, tenant string) error {
 			} else {
 				q.floor = min(q.mark, lastAt) // keys after lastAt remain
 			}
-			q.mark = max(q.mark, lastAt)
+			if lastAt >= q.mark+markStep {
+				q.mark = lastAt
+				if err := q.writeMark(tx, tenant); err != nil {
+					return err
+				}
+			}
 			return q.write(tx, tenant)
 		})
 		if err != nil || moved < batch {

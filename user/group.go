@@ -287,7 +287,7 @@ func (s *Service) writeGroup(tx storage.Tx, tenant string, prev, next *Group, ch
 		Next:       groupEntries(tenant, next),
 		NextRecord: encodeGroup(make([]byte, 0, 128), next),
 		CheckNew:   prev == nil && s.checkNewGroupIDs,
-		Reads:      [][]byte{appendTenant(nil, tenant, kindSequence)},
+		Reads:      [][]byte{markKey(tenant)}, // the feed's mark, for the event
 	}
 	if prev != nil {
 		c.Prev = groupEntries(tenant, prev)
@@ -297,7 +297,7 @@ func (s *Service) writeGroup(tx storage.Tx, tenant string, prev, next *Group, ch
 	if err != nil {
 		return writeError(err, groups)
 	}
-	q, err := decodeSequence(values[0])
+	q, err := decodeMark(values[0])
 	if err != nil {
 		return err
 	}

@@ -384,8 +384,8 @@ func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
 		Next:       entries(make([]entity.Entry, 0, 8+len(next.ReadableBy)), tenant, next),
 		NextRecord: encode(make([]byte, 0, 512), next),
 		CheckNew:   prev == nil && s.checkNewIDs,
-		// The feed's state, read in the same batch as the claims.
-		Reads: [][]byte{appendTenant(nil, tenant, kindSequence)},
+		// The feed's mark, read in the same batch as the claims.
+		Reads: [][]byte{markKey(tenant)},
 	}
 	if prev != nil {
 		c.Prev = entries(make([]entity.Entry, 0, 8+len(prev.ReadableBy)), tenant, prev)
@@ -395,7 +395,7 @@ func (s *Service) write(tx storage.Tx, tenant string, prev, next *User) error {
 	if err != nil {
 		return writeError(err, users)
 	}
-	q, err := decodeSequence(values[0])
+	q, err := decodeMark(values[0])
 	if err != nil {
 		return err
 	}

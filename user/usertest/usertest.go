@@ -9,6 +9,7 @@
 package usertest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -1163,6 +1164,40 @@ func testCheck(t *testing.T, open Opener) {
 	}
 	if err := st.Update(ctx, func(tx storage.Tx) error { return tx.Delete([]byte("acme\x00ix\x01stray\x00")) }); err != nil {
 		t.Fatal(err)
+	}
+	// The feed's state (E) and mark (F) are checked for their form: a
+	// value of another size is reported, and the store is healthy again
+	// once it is put back.
+	if _, err := s.Changes(As(Admin), nil); err != nil { // sequences: E and F exist
+		t.Fatal(err)
+	}
+	for _, kind := range []string{"E", "F"} {
+		k := []byte("acme\x00" + kind)
+		var saved []byte
+		err := st.Update(ctx, func(tx storage.Tx) error {
+			var err error
+			if saved, err = tx.Get(k); err != nil {
+				return fmt.Errorf("the feed's %s key: %w", kind, err)
+			}
+			return tx.Set(k, append(bytes.Clone(saved), 0))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		problems, _ := user.Check(ctx, st)
+		found := false
+		for _, p := range problems {
+			found = found || strings.Contains(p.Msg, "malformed feed")
+		}
+		if !found {
+			t.Errorf("Check missed a malformed feed %s key: %v", kind, problems)
+		}
+		if err := st.Update(ctx, func(tx storage.Tx) error { return tx.Set(k, saved) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if problems, _ := user.Check(ctx, st); len(problems) != 0 {
+		t.Fatalf("Check after the feed keys were put back = %v", problems)
 	}
 	testCheckDuplicateUnique(t, s, st)
 }
