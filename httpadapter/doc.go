@@ -22,7 +22,7 @@
 //	PATCH  /users/                    merge patch by the body's external_id (Idempotency-Key)
 //	DELETE /users/{id}                soft delete (If-Match)              200, ETag
 //	POST   /users/{id}/restore        undelete (If-Match)                 200, ETag
-//	GET    /users/                    query (query, limit, offset, embed, include_deleted)
+//	GET    /users/                    query (query, limit, offset, embed, include_deleted, feed_cursor)
 //	GET    /users/{id}/versions       versions' metadata, newest first (limit, offset, ?include_deleted)
 //	GET    /users/{id}/versions/{n}   the record as of version n (?include_deleted)   200, ETag
 //	GET    /users/{id}/diff?from=a&to=b   the structured diff (?include_deleted)
@@ -68,8 +68,11 @@
 // server. A malformed cursor is a 400 at ["query","after"] (or
 // ["header","Last-Event-ID"]); a cursor older than the feed's retention is
 // 410 (user.ErrCursorExpired), and the consumer resynchronises from a
-// listing of the users that carries the feed's cursor
-// (user.QueryOptions.WithCursor). Only administrators read the feed (403
+// listing of the users that carries the feed's cursor: GET
+// /users/?feed_cursor=true (administrators only) adds "feed_cursor", the
+// cursor as of the page's snapshot (user.QueryOptions.WithCursor); the
+// consumer lists every page, then follows GET /events from the first
+// page's feed_cursor, and misses nothing. Only administrators read the feed (403
 // otherwise): it names every user of the tenant and which of their fields
 // changed, so a principal that may read some users would learn that the
 // others exist and when they change.

@@ -225,8 +225,13 @@ func appendEvent(b []byte, ev *user.Event) []byte {
 	b = appendString(b, ev.Cursor)
 	b = append(b, `,"type":`...)
 	b = appendString(b, string(ev.Type))
-	b = append(b, `,"user_id":`...)
-	b = appendString(b, ev.UserID)
+	if ev.GroupID != "" { // a group's event ("group.…")
+		b = append(b, `,"group_id":`...)
+		b = appendString(b, ev.GroupID)
+	} else {
+		b = append(b, `,"user_id":`...)
+		b = appendString(b, ev.UserID)
+	}
 	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, ev.Version, 10)
 	b = append(b, `,"time":`...)

@@ -2,6 +2,7 @@ package httpadapter
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,6 +25,7 @@ type wireEvent struct {
 	Cursor     string   `json:"cursor"`
 	Type       string   `json:"type"`
 	UserID     string   `json:"user_id"`
+	GroupID    string   `json:"group_id"`
 	Version    int64    `json:"version"`
 	Time       string   `json:"time"`
 	AuthoredBy string   `json:"authored_by"`
@@ -398,4 +400,69 @@ func BenchmarkEventStreamLatency(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// TestListFeedCursor checks GET /users/?feed_cursor=true: the collection
+// carries the feed's cursor as of its snapshot, from which GET /events
+// gives exactly the changes made after the listing; without the parameter
+// the member is absent; a principal that is not an administrator is 403.
+func TestListFeedCursor(t *testing.T) {
+	e := newEnv(t, nil)
+	a := mustCreate(t, e, "admin-token", `{}`)
+	eventsPage(t, e, "/events") // puts the create in order
+	r := e.do(req{method: "GET", path: "/users/?feed_cursor=true", token: "admin-token"})
+	var coll struct {
+		Count      int     `json:"count"`
+		FeedCursor *string `json:"feed_cursor"`
+	}
+	if err := json.Unmarshal(r.body, &coll); err != nil || r.status != 200 || coll.FeedCursor == nil || coll.Count != 1 {
+		t.Fatalf("GET /users/?feed_cursor=true: %d %s", r.status, r.body)
+	}
+	b := mustCreate(t, e, "admin-token", `{}`)
+	e.do(req{method: "PATCH", path: "/users/" + a, token: "admin-token", body: `{"first_name": "x"}`})
+	got := brief(eventsPage(t, e, "/events?after="+url.QueryEscape(*coll.FeedCursor)).Events)
+	slices.Sort(got) // the test clock stands still: events of one instant come by user ID
+	want := []string{"created " + b + " 1", "patched " + a + " 2"}
+	slices.Sort(want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events after the listing's cursor (-want +got):\n%s", diff)
+	}
+
+	if r := e.do(req{method: "GET", path: "/users/", token: "admin-token"}); bytes.Contains(r.body, []byte("feed_cursor")) {
+		t.Errorf("feed_cursor without the parameter: %s", r.body)
+	}
+	if r := e.do(req{method: "GET", path: "/users/?feed_cursor=false", token: "admin-token"}); r.status != 200 || bytes.Contains(r.body, []byte("feed_cursor")) {
+		t.Errorf("feed_cursor=false: %d %s", r.status, r.body)
+	}
+	if r := e.do(req{method: "GET", path: "/users/?feed_cursor=true", token: "alice-token"}); r.status != 403 {
+		t.Errorf("feed_cursor=true as a non-administrator: %d %s", r.status, r.body)
+	}
+	if r := e.do(req{method: "GET", path: "/users/?feed_cursor=yes", token: "admin-token"}); r.status != 400 || !bytes.Contains(r.body, []byte(`"loc":["query","feed_cursor"]`)) {
+		t.Errorf("feed_cursor=yes: %d %s", r.status, r.body)
+	}
+}
+
+// TestEventsOfGroups: a group's change is in the feed with group_id (and
+// no user_id) and its group.… type, which the type filter takes.
+func TestEventsOfGroups(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := user.WithPrincipal(context.Background(), testTokens["admin-token"])
+	g, err := e.svc.CreateGroup(ctx, user.GroupPatch{DisplayName: user.Value("Advisors")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, e, "admin-token", `{}`)
+	page := eventsPage(t, e, "/events?type=group.created")
+	if len(page.Events) != 1 {
+		t.Fatalf("group.created events: %+v", page.Events)
+	}
+	got := page.Events[0]
+	want := wireEvent{Cursor: got.Cursor, Type: "group.created", GroupID: g.ID, Version: 1, Time: got.Time, AuthoredBy: seedID, Fields: got.Fields}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("group event (-want +got):\n%s", diff)
+	}
+	r := e.do(req{method: "GET", path: "/events?type=group.created", token: "admin-token"})
+	if bytes.Contains(r.body, []byte(`"user_id"`)) {
+		t.Errorf("a group's event carries user_id: %s", r.body)
+	}
 }

@@ -211,13 +211,14 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ps := parseParams(r, "query", "limit", "offset", "embed", "include_deleted")
+	ps := parseParams(r, "query", "limit", "offset", "embed", "include_deleted", "feed_cursor")
 	q, _ := ps.get("query")
 	opts := &user.QueryOptions{
 		Limit:          ps.int("limit", user.DefaultLimit, 1, user.MaxLimit),
 		Offset:         ps.int("offset", 0, 0, maxInt),
 		IncludeDeleted: ps.bool("include_deleted"),
 		Embed:          ps.embed(),
+		WithCursor:     ps.bool("feed_cursor"),
 	}
 	if err := ps.err(); err != nil {
 		h.fail(w, r, err)
@@ -237,6 +238,14 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 		b = appendRecord(b, u)
 	}
 	b = appendCollectionTail(b, r, page.Count, page.Offset, page.HasNext, opts.Offset+opts.Limit, page.Embedded)
+	if opts.WithCursor {
+		// The feed's cursor as of the page's snapshot: a consumer that
+		// resynchronises lists every page, then follows GET /events from
+		// the first page's cursor, and misses nothing.
+		b = append(b[:len(b)-1], `,"feed_cursor":`...)
+		b = appendString(b, page.Cursor)
+		b = append(b, '}')
+	}
 	writeJSON(w, http.StatusOK, b)
 	*bp = b
 	putBuf(bp)

@@ -55,6 +55,26 @@ func TestHostile(t *testing.T) {
 		{name: "empty bearer", req: req{method: "GET", path: "/users/", header: map[string]string{"Authorization": "Bearer "}}, want: shape{Status: 401}},
 		{name: "token prefix", req: req{method: "GET", path: "/users/", token: "admin-toke"}, want: shape{Status: 401}},
 		{name: "no token on create", req: req{method: "POST", path: "/users/", body: `{}`}, want: shape{Status: 401}},
+		{name: "bearer without a token", req: req{method: "GET", path: "/users/", header: map[string]string{"Authorization": "Bearer"}}, want: shape{Status: 401}},
+		{name: "token and a second word", req: req{method: "GET", path: "/users/", header: map[string]string{"Authorization": "Bearer admin-token extra"}}, want: shape{Status: 401}},
+		{name: "token with a comma list", req: req{method: "GET", path: "/users/", header: map[string]string{"Authorization": "Bearer admin-token, Bearer alice-token"}}, want: shape{Status: 401}},
+		{name: "scheme without a space", req: req{method: "GET", path: "/users/", header: map[string]string{"Authorization": "Beareradmin-token"}}, want: shape{Status: 401}},
+		{name: "JWT-shaped garbage", req: req{method: "GET", path: "/users/", token: "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9."}, want: shape{Status: 401}},
+		{name: "non-ASCII token", req: req{method: "GET", path: "/users/", token: "admin-t\xc3\xb6ken"}, want: shape{Status: 401}},
+		{name: "16 KB token", req: req{method: "GET", path: "/users/", token: strings.Repeat("a", 16<<10)}, want: shape{Status: 401}},
+		{name: "token in the query string", req: req{method: "GET", path: "/users/?access_token=admin-token"}, want: shape{Status: 401}},
+
+		// Idempotency-Key (a malformed key creates nothing: see the count
+		// after the table).
+		{name: "empty idempotency key", req: req{method: "POST", path: "/users/", token: "admin-token", body: `{"external_id": "idem"}`, header: map[string]string{"Idempotency-Key": `""`}}, want: locShape(400, "invalid_parameter", "header", "Idempotency-Key")},
+		{name: "blank idempotency key", req: req{method: "POST", path: "/users/", token: "admin-token", body: `{"external_id": "idem"}`, header: map[string]string{"Idempotency-Key": "   "}}, want: locShape(400, "invalid_parameter", "header", "Idempotency-Key")},
+		{name: "idempotency key of 256 characters", req: req{method: "POST", path: "/users/", token: "admin-token", body: `{"external_id": "idem"}`, header: map[string]string{"Idempotency-Key": strings.Repeat("k", 256)}}, want: locShape(400, "invalid_parameter", "header", "Idempotency-Key")},
+		{name: "idempotency key with a space", req: req{method: "POST", path: "/users/", token: "admin-token", body: `{"external_id": "idem"}`, header: map[string]string{"Idempotency-Key": `"a b"`}}, want: locShape(400, "invalid_parameter", "header", "Idempotency-Key")},
+		{name: "idempotency key list", req: req{method: "POST", path: "/users/", token: "admin-token", body: `{"external_id": "idem"}`, header: map[string]string{"Idempotency-Key": `"a", "b"`}}, want: locShape(400, "invalid_parameter", "header", "Idempotency-Key")},
+		{name: "idempotency key half quoted", req: req{method: "POST", path: "/users/", token: "admin-token", body: `{"external_id": "idem"}`, header: map[string]string{"Idempotency-Key": `"abc`}}, want: locShape(400, "invalid_parameter", "header", "Idempotency-Key")},
+		{name: "idempotency key non-ASCII", req: req{method: "POST", path: "/users/", token: "admin-token", body: `{"external_id": "idem"}`, header: map[string]string{"Idempotency-Key": "cl\xc3\xa9"}}, want: locShape(400, "invalid_parameter", "header", "Idempotency-Key")},
+		{name: "idempotency key with a backslash", req: req{method: "PATCH", path: "/users/", token: "admin-token", body: `{"external_id": "ext-1", "first_name": "x"}`, header: map[string]string{"Idempotency-Key": `"a\\b"`}}, want: locShape(400, "invalid_parameter", "header", "Idempotency-Key")},
+		{name: "idempotency key, no token", req: req{method: "POST", path: "/users/", body: `{"external_id": "idem"}`, header: map[string]string{"Idempotency-Key": `"ok-key"`}}, want: shape{Status: 401}},
 
 		// Malformed JSON.
 		{name: "seed typical user", req: req{method: "POST", path: "/users/", token: "admin-token", body: seedTypicalUser}, want: bodyShape(400, "json_invalid"), msg: "line 8, column 1"},
@@ -269,6 +289,10 @@ func TestHostile(t *testing.T) {
 	}
 	if len(tests) < 60 {
 		t.Errorf("only %d hostile cases", len(tests))
+	}
+	// Nothing above created a user: acme still holds users 1 and 2.
+	if r := e.do(req{method: "GET", path: "/users/?limit=1", token: "admin-token"}); !bytes.Contains(r.body, []byte(`"count":2,`)) {
+		t.Errorf("users of acme after the hostile requests: %d %.300s", r.status, r.body)
 	}
 	// Nothing above changed a user: each is still at version 1.
 	for _, id := range []string{user1, user2} {

@@ -23,6 +23,28 @@ func TestOpenAPIRoutes(t *testing.T) {
 	if err := json.Unmarshal(openAPIJSON, &doc); err != nil {
 		t.Fatal(err)
 	}
+	// Operations marked x-served-by are the mounting server's (the health
+	// probes): the handler must not serve them (examples/server's
+	// TestRunServesOpenAPI checks that the server does).
+	e := newEnv(t, nil)
+	for path, item := range doc.Paths {
+		for m, op := range item {
+			var o struct {
+				ServedBy string `json:"x-served-by"`
+			}
+			json.Unmarshal(op, &o)
+			if o.ServedBy == "" {
+				continue
+			}
+			if o.ServedBy != "server" {
+				t.Errorf("%s %s: x-served-by = %q, want \"server\"", m, path, o.ServedBy)
+			}
+			if r := e.do(req{method: strings.ToUpper(m), path: path}); r.status != 404 {
+				t.Errorf("%s %s is marked x-served-by but the handler answers %d", m, path, r.status)
+			}
+			delete(item, m)
+		}
+	}
 	if doc.OpenAPI != "3.1.0" {
 		t.Errorf("openapi = %q", doc.OpenAPI)
 	}
@@ -41,7 +63,6 @@ func TestOpenAPIRoutes(t *testing.T) {
 			}
 		}
 	}
-	e := newEnv(t, nil)
 	r := e.do(req{method: "GET", path: "/openapi.json"})
 	var got, want any
 	if err := json.Unmarshal(r.body, &got); err != nil {
@@ -127,6 +148,7 @@ func FuzzDecodePatch(f *testing.F) {
 
 // openAPIOp is the part of an operation of openapi.json the tests read.
 type openAPIOp struct {
+	ServedBy   string                     `json:"x-served-by"`
 	Parameters []openAPIParam             `json:"parameters"`
 	Responses  map[string]json.RawMessage `json:"responses"`
 }
@@ -140,7 +162,8 @@ type openAPIParam struct {
 	} `json:"schema"`
 }
 
-// openAPIOps returns every operation of openapi.json by "METHOD path", with
+// openAPIOps returns every operation of openapi.json that the handler
+// serves (not those marked x-served-by) by "METHOD path", with
 // its parameters resolved (path-level ones included).
 func openAPIOps(t testing.TB) map[string]openAPIOp {
 	t.Helper()
@@ -175,6 +198,9 @@ func openAPIOps(t testing.TB) map[string]openAPIOp {
 			if err := json.Unmarshal(raw, &op); err != nil {
 				t.Fatal(err)
 			}
+			if op.ServedBy != "" {
+				continue // the server's, not the handler's (TestOpenAPIRoutes)
+			}
 			op.Parameters = resolve(append(op.Parameters, common...))
 			ops[strings.ToUpper(m)+" "+path] = op
 		}
@@ -188,7 +214,7 @@ func openAPIOps(t testing.TB) map[string]openAPIOp {
 func TestOpenAPIParameters(t *testing.T) {
 	want := map[string][]string{
 		"POST /users":                  {"create_idp_user"},
-		"GET /users":                   {"embed", "include_deleted", "limit", "offset", "query"},
+		"GET /users":                   {"embed", "feed_cursor", "include_deleted", "limit", "offset", "query"},
 		"PATCH /users":                 nil,
 		"GET /users/{id}":              {"embed", "include_deleted"},
 		"PATCH /users/{id}":            nil,

@@ -66,7 +66,7 @@ func NewMetrics() *Metrics {
 		}),
 		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "userkit_service_changes_total",
-			Help: "Changes the user service was asked for (create, patch, delete, restore), by result (ok, invalid, conflict, not_found, forbidden, busy, error).",
+			Help: "Changes the user service was asked for (create, patch, delete, restore; create_replayed and patch_replayed when an idempotency key answered without a write), by result (ok, invalid, conflict, not_found, forbidden, busy, error).",
 		}, []string{"op", "result"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "userkit_service_conflict_retries_total",
@@ -153,7 +153,10 @@ func methodLabel(m string) string {
 }
 
 // ObserveService counts one change of the user service: op is "create",
-// "patch", "delete" or "restore", retries the storage conflicts it retried,
+// "patch", "delete", "restore", or another op of user.Options.OnWrite
+// ("create_replayed" and "patch_replayed" count the calls an idempotency
+// key answered without a write, so a retried POST is not a second
+// create), retries the storage conflicts it retried,
 // err its result. Its signature is that of a service hook (see the package
 // documentation); a server without the hook can leave it unused, the
 // storage conflicts of ObserveStore counting the retries.

@@ -33,6 +33,20 @@
 // encryption keys ("use": "enc") and keys whose "alg" disagrees with their
 // type are skipped when a JWK Set is read.
 //
+// # Token cache
+//
+// Clients send one token with every request until it expires, and the
+// signature check is most of a request's cost (RS256: about 40 µs of the
+// 55 µs Authenticate takes). So a verified token's principal is kept,
+// keyed by the whole token, and the same token is accepted again without a
+// check until its exp (plus the leeway) or Options.TokenCacheTTL (default
+// 1 minute) after its verification, whichever comes first: about 0.3 µs.
+// The cost of the cache is that a token whose key the issuer withdrew is
+// accepted for at most TokenCacheTTL after it was last verified, as keys
+// themselves are cached (MaxKeyAge). At most Options.TokenCacheSize
+// (default 10,000) tokens are kept; refused tokens never are. A negative
+// TokenCacheSize turns the cache off.
+//
 // # Keys
 //
 // Each issuer's JWK Set is fetched from its configured jwks_uri, or from

@@ -1,6 +1,7 @@
 package jwtauth
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -68,6 +69,18 @@ type Options struct {
 	RefreshWait time.Duration
 	// FetchTimeout bounds one refresh (discovery and JWK Set). Default 10 s.
 	FetchTimeout time.Duration
+	// TokenCacheSize bounds how many verified tokens are remembered, so
+	// that a token sent again is not verified again: its principal is
+	// reused until the token's exp (plus the leeway) or TokenCacheTTL
+	// after its verification, whichever is first. Only the very token
+	// verified hits (the cache is keyed by the whole token). Default
+	// DefaultTokenCacheSize; negative turns the cache off.
+	TokenCacheSize int
+	// TokenCacheTTL bounds how long a cached token is accepted without
+	// being verified again: a token whose key the issuer withdrew from its
+	// JWK Set is accepted at most this long after it was last verified.
+	// Default DefaultTokenCacheTTL (1 min).
+	TokenCacheTTL time.Duration
 }
 
 // Authenticator verifies JWT bearer tokens and maps them to principals. It
@@ -79,6 +92,8 @@ type Authenticator struct {
 	issuers map[string]*issuer
 	parser  *jwt.Parser
 	log     *slog.Logger
+	leeway  time.Duration
+	cache   *tokenCache // nil: off
 }
 
 // issuer is one configured issuer with its key source.
@@ -125,12 +140,21 @@ func New(cfg *Config, opts *Options) (*Authenticator, error) {
 	a := &Authenticator{
 		issuers: make(map[string]*issuer, len(cfg.Issuers)),
 		log:     o.Logger,
+		leeway:  leeway,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods(slices.Clone(algs)),
 			jwt.WithLeeway(leeway),
 			jwt.WithExpirationRequired(),
 			jwt.WithTimeFunc(o.Now),
 		),
+	}
+	if o.TokenCacheSize >= 0 {
+		a.cache = &tokenCache{
+			entries: make(map[string]cachedToken),
+			size:    cmp.Or(o.TokenCacheSize, DefaultTokenCacheSize),
+			ttl:     orDefault(o.TokenCacheTTL, DefaultTokenCacheTTL),
+			now:     o.Now,
+		}
 	}
 	for _, is := range cfg.Issuers {
 		is.Audience = slices.Clone(is.Audience)
@@ -218,6 +242,9 @@ func (a *Authenticator) authenticate(r *http.Request) (user.Principal, error) {
 	if len(tok) > maxTokenBytes {
 		return user.Principal{}, fmt.Errorf("%w: token longer than %d bytes", ErrInvalidToken, maxTokenBytes)
 	}
+	if p, ok := a.cache.get(tok); ok {
+		return p, nil
+	}
 	var is *issuer
 	claims := jwt.MapClaims{}
 	_, err := a.parser.ParseWithClaims(tok, claims, func(t *jwt.Token) (any, error) {
@@ -254,7 +281,14 @@ func (a *Authenticator) authenticate(r *http.Request) (user.Principal, error) {
 	if err != nil || !slices.ContainsFunc(aud, func(s string) bool { return slices.Contains(is.cfg.Audience, s) }) {
 		return user.Principal{}, fmt.Errorf("%w: issuer %q: no accepted audience in the token", ErrInvalidToken, is.cfg.Issuer)
 	}
-	return is.principal(claims)
+	p, err := is.principal(claims)
+	if err != nil {
+		return p, err
+	}
+	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil { // required: the parser checked it
+		a.cache.put(tok, p, exp.Add(a.leeway))
+	}
+	return p, nil
 }
 
 // principal maps verified claims to a Principal.

@@ -3,6 +3,7 @@ package jwtauth_test
 import (
 	"context"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -118,6 +119,19 @@ func TestRefusedTokens(t *testing.T) {
 		s, _ := tk.SignedString(f.rsa.priv)
 		return s
 	}()
+	valid := f.rsa.sign(t, claims(c))
+	if _, err := f.auth.Authenticate(request(valid)); err != nil {
+		t.Fatalf("the token the malformed ones are made from is refused: %v", err)
+	}
+	parts := strings.Split(valid, ".")
+	b64 := base64.RawURLEncoding.EncodeToString
+	mustJSON := func(t *testing.T, v any) []byte {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 	tests := []struct {
 		name   string
 		header string
@@ -142,6 +156,21 @@ func TestRefusedTokens(t *testing.T) {
 		{"principal claim missing", "Bearer " + f.rsa.sign(t, claims(c, "sub", nil))},
 		{"principal claim not a string", "Bearer " + f.rsa.sign(t, claims(c, "sub", 42))},
 		{"too long", "Bearer " + strings.Repeat("a", 17<<10)},
+		// Malformed tokens: each part of a valid token broken in turn.
+		{"bearer without a token", "Bearer"},
+		{"valid token and a second word", "Bearer " + valid + " x"},
+		{"four segments", "Bearer " + valid + ".e30"},
+		{"empty segments", "Bearer .."},
+		{"header not base64url", "Bearer !!!." + parts[1] + "." + parts[2]},
+		{"header not JSON", "Bearer " + b64([]byte("not json")) + "." + parts[1] + "." + parts[2]},
+		{"header a JSON array", "Bearer " + b64([]byte(`["RS256"]`)) + "." + parts[1] + "." + parts[2]},
+		{"payload not JSON", "Bearer " + parts[0] + "." + b64([]byte("{")) + "." + parts[2]},
+		{"payload changed, signature kept", "Bearer " + parts[0] + "." + b64(mustJSON(t, claims(c, "exp", c.at(time.Hour)))) + "." + parts[2]},
+		{"signature not base64url", "Bearer " + parts[0] + "." + parts[1] + ".***"},
+		{"signature empty", "Bearer " + parts[0] + "." + parts[1] + "."},
+		{"signature padded", "Bearer " + valid + "=="},
+		{"exp a string", "Bearer " + f.rsa.sign(t, claims(c, "exp", "tomorrow"))},
+		{"aud a number", "Bearer " + f.rsa.sign(t, claims(c, "aud", 7))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -37,6 +37,11 @@ var (
 	// committed nothing. It is retryable: running the same function again in
 	// a new transaction may succeed.
 	ErrConflict = errors.New("storage: transaction conflict")
+	// ErrKeyExists means an Insert (see Inserter) found its key taken. It
+	// wraps ErrConflict, so a caller that only retries conflicts runs the
+	// transaction again; one that claims values by Insert reads the key
+	// instead when it runs again.
+	ErrKeyExists = fmt.Errorf("storage: inserted key exists: %w", ErrConflict)
 	// ErrReadOnly is returned by Set and Delete inside a View.
 	ErrReadOnly = errors.New("storage: transaction is read-only")
 	// ErrClosed is returned by every call on a closed store.
@@ -213,6 +218,51 @@ type KeyIterator interface {
 	// conflicts too) and fails the same way, but the iterator's Value may
 	// fail or return nil (it never returns a wrong value).
 	IterateKeys(r Range) Iterator
+}
+
+// Inserter is implemented by a read-write Tx that can store a key on the
+// condition that it is absent, without reading it first. On a networked
+// backend whose serializable checks lock what a transaction read (index
+// pages on PostgreSQL), a Get of an absent key followed by a Set makes
+// concurrent transactions that write nearby keys conflict; an Insert leaves
+// the check to the store's own uniqueness of keys, and reads nothing.
+type Inserter interface {
+	// Insert is Set on the condition that key holds no value when the
+	// transaction commits. If it holds one (committed before, by a
+	// concurrent transaction that commits first, or Set by this
+	// transaction), Insert or the commit fails with an error wrapping
+	// ErrKeyExists (or only ErrConflict, when the key's writer was a
+	// concurrent transaction), and nothing of the transaction is written:
+	// the caller runs it again, and a Get then sees the value. Insert does not count
+	// as a read of key, and a Get of key in the same transaction returns
+	// value. After this transaction's own Delete of key, Insert is a Set.
+	// A Set of key after the Insert keeps the condition; a Delete leaves
+	// the key absent, and whether the condition is still checked is the
+	// backend's choice. Keys and values are checked as by Set, and the Tx
+	// fails with ErrReadOnly in a View.
+	Insert(key, value []byte) error
+}
+
+// Insert stores value under key on the condition that key is absent, as
+// Inserter.Insert does, using tx's Insert when it has one. Otherwise it
+// reads key (which, on a backend without Inserter, is how conflicts on an
+// absent key are detected) and fails at once with an error wrapping
+// ErrKeyExists if the key exists, or Sets it.
+func Insert(tx Tx, key, value []byte) error {
+	if in, ok := tx.(Inserter); ok {
+		return in.Insert(key, value)
+	}
+	if err := CheckValue(value); err != nil {
+		return err
+	}
+	_, err := tx.Get(key)
+	switch {
+	case err == nil:
+		return fmt.Errorf("storage: insert: %w", ErrKeyExists)
+	case !errors.Is(err, ErrNotFound):
+		return err
+	}
+	return tx.Set(key, value)
 }
 
 // GetMany returns the values of keys as MultiGetter.GetMany does, using

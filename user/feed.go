@@ -496,13 +496,15 @@ func (s *Service) Changes(ctx context.Context, opts *ChangesOptions) (*ChangePag
 	if o.Wait > 0 {
 		deadline = time.Now().Add(o.Wait)
 	}
+	oldest := o.After == "" // "1.0", the cursor of an empty feed, is not "from the oldest kept"
 	for {
 		wake := s.commits.wait() // before reading, so no commit is missed
-		cp, err := s.changes(ctx, pr.Tenant, after, page.Limit, &o)
+		cp, err := s.changes(ctx, pr.Tenant, after, oldest, page.Limit, &o)
 		if err != nil || len(cp.Events) > 0 || cp.More || deadline.IsZero() {
 			return cp, err
 		}
 		after, _ = parseCursor(cp.Next)
+		oldest = false
 		left := time.Until(deadline)
 		if left <= 0 {
 			return cp, nil
@@ -520,7 +522,7 @@ func (s *Service) Changes(ctx context.Context, opts *ChangesOptions) (*ChangePag
 }
 
 // changes reads one page after sequencing what is pending.
-func (s *Service) changes(ctx context.Context, tenant string, after uint64, limit int, o *ChangesOptions) (*ChangePage, error) {
+func (s *Service) changes(ctx context.Context, tenant string, after uint64, oldest bool, limit int, o *ChangesOptions) (*ChangePage, error) {
 	var pending bool
 	if err := s.view(ctx, func(tx storage.Tx) (err error) { pending, err = hasPending(tx, tenant); return err }); err != nil {
 		return nil, err
@@ -546,7 +548,7 @@ func (s *Service) changes(ctx context.Context, tenant string, after uint64, limi
 			return err
 		}
 		switch {
-		case after == 0 && q.first > 0:
+		case oldest && q.first > 0:
 			after = q.first - 1 // no cursor: from the oldest event kept
 			cp.Next = feedCursor(after)
 		case q.first > 0 && after+1 < q.first:
@@ -588,7 +590,8 @@ func (s *Service) changes(ctx context.Context, tenant string, after uint64, limi
 
 // SweepChanges deletes the events of the principal's tenant older than
 // Options.ChangeRetention, in transactions of at most 500, and returns how
-// many it deleted. Only administrators may sweep. A cursor that points
+// many it deleted, pending events (written since the feed was last read)
+// included. Only administrators may sweep. A cursor that points
 // before the oldest kept event then fails with ErrCursorExpired.
 func (s *Service) SweepChanges(ctx context.Context) (int, error) {
 	pr, err := principal(ctx)
@@ -597,6 +600,15 @@ func (s *Service) SweepChanges(ctx context.Context) (int, error) {
 	}
 	if !pr.Admin {
 		return 0, &ForbiddenError{Principal: pr.ID, Action: "sweep the change feed"}
+	}
+	// Events still pending (no one has read the feed since they were
+	// written) are put in order first, so that they are swept too: a feed
+	// nobody reads must not grow for ever. A consumer whose cursor is
+	// then older than the oldest kept event gets ErrCursorExpired, never
+	// a silent gap. A sequencing that loses to writers (ErrBusy) leaves
+	// the rest to the next sweep.
+	if err := s.sequence(ctx, pr.Tenant); err != nil && !errors.Is(err, ErrBusy) {
+		return 0, err
 	}
 	horizon := s.now().Add(-s.retention)
 	prefix := appendTenant(nil, pr.Tenant, kindEvent)

@@ -67,6 +67,9 @@ func revise[R versioned](s *Service, ctx context.Context, op string, pr *Princip
 		prev, ok, err := r.earlier(tx, pr)
 		if err != nil || ok {
 			out = prev
+			if err == nil {
+				return errReplayed // nothing written: OnWrite hears op_replayed
+			}
 			return err
 		}
 		cur, err := r.head(tx, pr)

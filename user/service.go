@@ -181,14 +181,25 @@ func (s *Service) update(ctx context.Context, op string, fn func(storage.Tx) err
 	if s.onWrite != nil {
 		defer func() { s.onWrite(op, attempt, err) }()
 	}
+	run := fn
 	for ; ; attempt++ {
-		err := s.store.Update(ctx, fn)
+		err := s.store.Update(ctx, run)
 		if err == nil {
 			s.commits.fire()
 			return nil
 		}
+		if errors.Is(err, errReplayed) {
+			op += "_replayed" // nothing written: Options.OnWrite tells it apart
+			return nil
+		}
 		if !errors.Is(err, storage.ErrConflict) {
 			return err
+		}
+		if errors.Is(err, storage.ErrKeyExists) {
+			// An Insert claimed a taken value: from now on, claim unique
+			// values by reading them, which names the field (a
+			// *ConflictError).
+			run = func(tx storage.Tx) error { return fn(entity.Reading(tx)) }
 		}
 		if attempt >= s.maxRetries {
 			return fmt.Errorf("%w: %w", ErrBusy, err)
@@ -197,6 +208,19 @@ func (s *Service) update(ctx context.Context, op string, fn func(storage.Tx) err
 			return err
 		}
 	}
+}
+
+// errReplayed is what a transaction function returns when an idempotency
+// key's earlier result answers the call: the transaction wrote nothing, and
+// update reports the call to Options.OnWrite as op + "_replayed".
+var errReplayed = errors.New("user: replayed")
+
+// replayed returns err, or errReplayed when earlier is an earlier result.
+func replayed(earlier *User, err error) error {
+	if err == nil && earlier != nil {
+		return errReplayed
+	}
+	return err
 }
 
 // pause waits a growing random time before a transaction runs again, or
@@ -331,7 +355,7 @@ func (s *Service) Create(ctx context.Context, p Patch, opts *CreateOptions) (*Us
 	err = s.update(ctx, "create", func(tx storage.Tx) error {
 		var err error
 		if again, err = m.earlier(tx, true); err != nil || again != nil {
-			return err
+			return replayed(again, err)
 		}
 		if err := s.write(tx, pr.Tenant, nil, u); err != nil {
 			return err

@@ -227,7 +227,8 @@ type payload struct {
 type eventJSON struct {
 	Cursor     string   `json:"cursor"`
 	Type       string   `json:"type"`
-	UserID     string   `json:"user_id"`
+	UserID     string   `json:"user_id,omitempty"`  // a user's event
+	GroupID    string   `json:"group_id,omitempty"` // a group's event (type "group.…")
 	Version    int64    `json:"version"`
 	Time       string   `json:"time"`
 	AuthoredBy string   `json:"authored_by"`
@@ -240,7 +241,11 @@ const timeLayout = "2006-01-02T15:04:05.999999999+00:00"
 // MessageID returns the webhook-id of an event: its identity, the same on
 // every attempt, so a receiver can de-duplicate.
 func MessageID(ev *user.Event) string {
-	return "msg_" + ev.UserID + "_" + strconv.FormatInt(ev.Version, 10)
+	id := ev.UserID
+	if ev.GroupID != "" {
+		id = ev.GroupID
+	}
+	return "msg_" + id + "_" + strconv.FormatInt(ev.Version, 10)
 }
 
 // deliver makes one attempt.
@@ -250,8 +255,12 @@ func (d *Dispatcher) deliver(ctx context.Context, ep *Endpoint, ev *user.Event) 
 		fields = []string{}
 	}
 	t := ev.Time.UTC().Format(timeLayout)
-	body, err := json.Marshal(payload{Type: "user." + string(ev.Type), Timestamp: t, Data: eventJSON{
-		Cursor: ev.Cursor, Type: string(ev.Type), UserID: ev.UserID, Version: ev.Version, Time: t, AuthoredBy: ev.AuthoredBy, Fields: fields}})
+	typ := "user." + string(ev.Type) // user.created, …
+	if ev.GroupID != "" {
+		typ = string(ev.Type) // group.created, …
+	}
+	body, err := json.Marshal(payload{Type: typ, Timestamp: t, Data: eventJSON{
+		Cursor: ev.Cursor, Type: string(ev.Type), UserID: ev.UserID, GroupID: ev.GroupID, Version: ev.Version, Time: t, AuthoredBy: ev.AuthoredBy, Fields: fields}})
 	if err != nil {
 		return err
 	}

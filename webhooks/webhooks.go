@@ -7,10 +7,11 @@
 // each tenant it serves as an administrator principal of that tenant, one
 // goroutine per endpoint, and delivers each event as one POST:
 //
-//	webhook-id:        msg_<user ID>_<version> (the event's identity, the same on every retry)
+//	webhook-id:        msg_<user or group ID>_<version> (the event's identity, the same on every retry)
 //	webhook-timestamp: the attempt's Unix time in seconds
 //	webhook-signature: v1,<base64 HMAC-SHA256 over "id.timestamp.body", keyed by the secret's bytes>
-//	body:              {"type": "user.<type>", "timestamp": <event time>, "data": <the event as GET /events writes it>}
+//	body:              {"type": "user.<type>" (a group's: "group.<type>"), "timestamp": <event time>,
+//	                    "data": <the event as GET /events writes it: user_id, or group_id for a group's>}
 //
 // Delivery is at least once and in feed order (so in version order per
 // user): an endpoint gets the next event only after a 2xx for the one

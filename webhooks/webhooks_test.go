@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -86,17 +87,23 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 		Type string `json:"type"`
 		Data struct {
 			UserID  string `json:"user_id"`
+			GroupID string `json:"group_id"`
 			Version int64  `json:"version"`
 			Type    string `json:"type"`
 		} `json:"data"`
 	}
-	if err := json.Unmarshal(body, &p); err != nil || p.Type != "user."+p.Data.Type {
+	err := json.Unmarshal(body, &p)
+	id, typ := p.Data.UserID, "user."+p.Data.Type // user.created, …
+	if p.Data.GroupID != "" {
+		id, typ = p.Data.GroupID, p.Data.Type // group.created, …
+	}
+	if err != nil || p.Type != typ || (p.Data.UserID == "") == (p.Data.GroupID == "") {
 		rc.t.Errorf("payload %s: %v", body, err)
 	}
-	if want := fmt.Sprintf("msg_%s_%d", p.Data.UserID, p.Data.Version); r.Header.Get("webhook-id") != want {
+	if want := fmt.Sprintf("msg_%s_%d", id, p.Data.Version); r.Header.Get("webhook-id") != want {
 		rc.t.Errorf("webhook-id %q, want %q", r.Header.Get("webhook-id"), want)
 	}
-	rc.got = append(rc.got, fmt.Sprintf("%s %d", p.Data.UserID, p.Data.Version))
+	rc.got = append(rc.got, fmt.Sprintf("%s %d", id, p.Data.Version))
 }
 
 func (rc *receiver) accepted() []string {
@@ -197,6 +204,38 @@ func TestDeliverSigned(t *testing.T) {
 	h.Set("webhook-signature", sig)
 	if !verify(secret, h, []byte("{}")) || verify(webhooks.NewSecret(), h, []byte("{}")) || verify(secret, h, []byte("{ }")) {
 		t.Error("verifier: a signature verifies with the wrong secret or body, or not with the right one")
+	}
+}
+
+// TestDeliverGroupEvents: a group's changes are delivered as group.…
+// messages, identified by the group's ID and version.
+func TestDeliverGroupEvents(t *testing.T) {
+	svc, _ := newService(t)
+	store := webhooks.NewMemory()
+	secret := webhooks.NewSecret()
+	rc := newReceiver(t, secret, nil)
+	if _, err := webhooks.NewRegistry(store, nil).Register(context.Background(), webhooks.Endpoint{Tenant: "acme", URL: rc.srv.URL, Secret: secret}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := user.WithPrincipal(context.Background(), user.Principal{ID: "U00000000000000000000000000", Tenant: "acme", Admin: true})
+	u, err := svc.Create(ctx, user.Patch{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := svc.CreateGroup(ctx, user.GroupPatch{DisplayName: user.Value("Advisors")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.PatchGroup(ctx, g.ID, user.GroupPatch{AddMembers: []string{u.ID}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	start(t, svc, store, fastOptions())
+	waitFor(t, "3 deliveries", func() bool { return len(rc.accepted()) >= 3 })
+	got := rc.accepted()
+	slices.Sort(got)
+	want := []string{g.ID + " 1", g.ID + " 2", u.ID + " 1"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("deliveries (-want +got):\n%s", diff)
 	}
 }
 

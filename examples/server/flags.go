@@ -21,6 +21,7 @@ type config struct {
 	noSync                     bool
 	drainDelay, sweepInterval  time.Duration
 	idempotencyTTL             time.Duration
+	webhooks                   string
 	given                      map[string]bool // flags set by argument or environment
 }
 
@@ -62,6 +63,9 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.drainDelay, "drain-delay", 0, "at shutdown, answer /readyz with 503 for this `duration` before closing the listener,\nso that a load balancer stops sending requests first")
 	fs.DurationVar(&c.sweepInterval, "sweep-interval", time.Hour, "how often to delete the expired idempotency keys and change events of every known tenant\n(the tenants of -tokens, -config and -tenant); 0 never sweeps")
 	fs.DurationVar(&c.idempotencyTTL, "idempotency-ttl", 24*time.Hour, "how long an Idempotency-Key answers retries with its first response")
+	fs.StringVar(&c.webhooks, "webhook", "", "deliver the change feed of every known tenant to these `URLs` (comma-separated), signed per Standard Webhooks\n"+
+		"(package webhooks): each is registered once per tenant in the store, with the secret USERKIT_WEBHOOK_SECRET\n"+
+		"(whsec_…; generated and printed when unset), and resumes from its stored cursor after a restart")
 	fs.Usage = func() { usage(fs) }
 	return fs
 }

@@ -48,6 +48,28 @@
 // and -tenant), as an administrator of that tenant. Several servers on one
 // database each sweep; their sweeps conflict now and then and are run again.
 //
+// # Admin console
+//
+// /console/ serves the admin console (package console): sign in with any
+// bearer token the API accepts; the console sees what that principal may
+// see. Its sessions are sealed with USERKIT_CONSOLE_KEY (64 hex digits;
+// give every node behind one load balancer the same), or with a key drawn
+// at start, so that sessions end with the process.
+//
+// # Webhooks
+//
+// -webhook URL,… delivers the change feed of every known tenant to each URL
+// (package webhooks: one POST per change, signed per Standard Webhooks,
+// retried with back-off, in order per user). Each URL is registered once
+// per tenant and kept in the store with its secret and its delivery cursor,
+// so a restart resumes where delivery stopped; a new registration starts at
+// the feed's current position. The secret is USERKIT_WEBHOOK_SECRET (a
+// whsec_ secret, read from the environment only, so that it is not on a
+// command line), or generated and printed once at registration. Servers
+// that share one database deliver to the endpoints of their own -webhook:
+// give it to one of them (two would each deliver every change, which a
+// receiver that de-duplicates on webhook-id tolerates, but no more).
+//
 // SIGINT or SIGTERM stops the server: /readyz answers 503 from then on, for
 // -drain-delay the server still serves, then it stops accepting connections,
 // waits up to ShutdownTimeout for requests in flight, and closes the store.
@@ -57,6 +79,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -75,6 +98,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/userkit/userkit/console"
 	"github.com/userkit/userkit/httpadapter"
 	"github.com/userkit/userkit/httpobs"
 	"github.com/userkit/userkit/jwtauth"
@@ -83,6 +107,7 @@ import (
 	"github.com/userkit/userkit/storage/pgstore"
 	"github.com/userkit/userkit/user"
 	"github.com/userkit/userkit/validate"
+	"github.com/userkit/userkit/webhooks"
 )
 
 // AdminID is the principal ID of the USERKIT_ADMIN_TOKEN and generated
@@ -154,6 +179,11 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	mux.Handle("/", httpobs.Wrap(httpadapter.New(svc, hopts), &httpobs.Options{Logger: log, Metrics: metrics}))
 	mux.Handle("GET /healthz", health.Live())
 	mux.Handle("GET /readyz", health.Ready())
+	con, err := adminConsole(svc, hopts.Authenticator, getenv, log)
+	if err != nil {
+		return err
+	}
+	mux.Handle("/console/", httpobs.Wrap(con, &httpobs.Options{Logger: log, Metrics: metrics}))
 	servers := []*http.Server{{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -187,6 +217,20 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		metricsURL = "http://" + mln.Addr().String() + "/metrics"
 	}
 
+	var dispatcher *webhooks.Dispatcher
+	if c.webhooks != "" {
+		urls, err := webhookURLs(c.webhooks)
+		if err == nil {
+			dispatcher, err = registerWebhooks(ctx, store, svc, tenants, urls, getenv("USERKIT_WEBHOOK_SECRET"), log, say)
+		}
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return err
+		}
+	}
+
 	say("serving %s/users/ (data %s, tenant %q)", url, where, c.tenant)
 	say("authentication: %s", authMode)
 	say("logs: %s, one line per API request", c.logFormat)
@@ -209,6 +253,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		say("try: curl -H 'Authorization: Bearer <a token of %s>' %s/users/", c.tokens, url)
 	}
 	say("API description: %s/openapi.json", url)
+	say("admin console: %s/console/ (sign in with a bearer token)", url)
 
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
@@ -218,6 +263,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	var sweeping sync.WaitGroup
 	if c.sweepInterval > 0 && len(tenants) > 0 {
 		sweeping.Go(func() { sweep(sweepCtx, svc, tenants, c.sweepInterval, log) })
+	}
+	if dispatcher != nil {
+		sweeping.Go(func() { dispatcher.Run(sweepCtx) })
 	}
 	var serveErr error
 	select {
@@ -255,6 +303,22 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	}
 	say("stopped")
 	return nil
+}
+
+// adminConsole returns the admin console (package console) over svc,
+// signing in with auth's tokens. USERKIT_CONSOLE_KEY (64 hex digits, the
+// same on every node behind one load balancer) seals its sessions; without
+// it each process draws a key, and sessions end with the process.
+func adminConsole(svc *user.Service, auth httpadapter.Authenticator, getenv func(string) string, log *slog.Logger) (*console.Console, error) {
+	opts := &console.Options{Authenticator: auth, Logger: log}
+	if k := getenv("USERKIT_CONSOLE_KEY"); k != "" {
+		key, err := hex.DecodeString(k)
+		if err != nil || len(key) != 32 {
+			return nil, errors.New("USERKIT_CONSOLE_KEY: want 64 hex digits (a 32-byte AES key)")
+		}
+		opts.SessionKey = key
+	}
+	return console.New(svc, opts)
 }
 
 // authenticator builds the API's authenticator from -config, or from

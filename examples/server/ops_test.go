@@ -262,7 +262,20 @@ func TestRunMetrics(t *testing.T) {
 			if got := strings.HasPrefix(metricsURL, s.url+"/"); got == separate {
 				t.Errorf("metrics at %s, API at %s", metricsURL, s.url)
 			}
-			_, body := s.do(t, "POST", "/users/", "t", `{"external_id": "m"}`)
+			var body string
+			for range 2 { // the second is answered from the idempotency key
+				r, _ := http.NewRequest("POST", s.url+"/users/", strings.NewReader(`{"external_id": "m"}`))
+				r.Header.Set("Authorization", "Bearer t")
+				r.Header.Set("Idempotency-Key", `"metrics-1"`)
+				r.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				body = string(b)
+			}
 			id := idRE.FindStringSubmatch(body)[1]
 			for range 3 {
 				s.do(t, "GET", "/users/"+id, "t", "")
@@ -282,7 +295,7 @@ func TestRunMetrics(t *testing.T) {
 					create = v
 				}
 			}
-			if byID != "3" || create != "1" {
+			if byID != "3" || create != "2" {
 				t.Errorf("requests by route: %v", got)
 			}
 			if strings.Contains(page, id) {
@@ -290,6 +303,7 @@ func TestRunMetrics(t *testing.T) {
 			}
 			for _, want := range []string{
 				`userkit_service_changes_total{op="create",result="ok"} 1`,
+				`userkit_service_changes_total{op="create_replayed",result="ok"} 1`,
 				`userkit_storage_transaction_duration_seconds_count{backend="badger",kind="update",result="ok"}`,
 			} {
 				if !strings.Contains(page, want) {
@@ -452,5 +466,72 @@ func TestRunSweeps(t *testing.T) {
 	}
 	if diff := fmt.Sprint(swept); diff != "map[acme:1 bank:1]" {
 		t.Errorf("idempotency keys swept by tenant: %v\n%s", swept, s.out)
+	}
+}
+
+// TestRunServesOpenAPI checks that the server routes every operation of the
+// OpenAPI document it serves, the health probes (marked x-served-by, which
+// the adapter leaves to the server) included: none is 404 or 405.
+func TestRunServesOpenAPI(t *testing.T) {
+	s := start(t, map[string]string{"USERKIT_ADMIN_TOKEN": "t"}, "-data", "")
+	st, body := s.do(t, "GET", "/openapi.json", "", "")
+	if st != 200 {
+		t.Fatalf("GET /openapi.json: %d %s", st, body)
+	}
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var health int
+	for path, item := range doc.Paths {
+		for method, raw := range item {
+			if method == "parameters" {
+				continue
+			}
+			var op struct {
+				ServedBy string `json:"x-served-by"`
+			}
+			json.Unmarshal(raw, &op)
+			if op.ServedBy != "" {
+				health++
+			}
+			// A user of its own, so that a DELETE does not make another
+			// operation's user a 404.
+			_, created := s.do(t, "POST", "/users/", "t", `{}`)
+			m := idRE.FindStringSubmatch(created)
+			if m == nil {
+				t.Fatalf("create: %s", created)
+			}
+			path := strings.NewReplacer("{id}", m[1], "{n}", "1").Replace(path)
+			st, body := s.do(t, strings.ToUpper(method), path, "t", `{}`)
+			if st == 404 || st == 405 {
+				t.Errorf("%s %s: %d %s", strings.ToUpper(method), path, st, body)
+			}
+		}
+	}
+	if health != 2 {
+		t.Errorf("%d operations marked x-served-by, want 2 (/healthz, /readyz)", health)
+	}
+}
+
+// TestRunConsole: the server mounts the admin console at /console/ and
+// says so; a USERKIT_CONSOLE_KEY that is not 64 hex digits stops it.
+func TestRunConsole(t *testing.T) {
+	key := strings.Repeat("ab", 32)
+	s := start(t, map[string]string{"USERKIT_ADMIN_TOKEN": "t", "USERKIT_CONSOLE_KEY": key}, "-data", "")
+	if !strings.Contains(s.out.String(), "admin console: "+s.url+"/console/") {
+		t.Errorf("the console is not in the output:\n%s", s.out)
+	}
+	st, body := get(t, s.url+"/console/", "")
+	if st != 200 || !strings.Contains(body, "<form") {
+		t.Errorf("GET /console/: %d %.300s", st, body)
+	}
+	err := run(t.Context(), []string{"-addr", "127.0.0.1:0", "-data", ""}, io.Discard, func(k string) string {
+		return map[string]string{"USERKIT_CONSOLE_KEY": "abc"}[k]
+	})
+	if err == nil || !strings.Contains(err.Error(), "USERKIT_CONSOLE_KEY") {
+		t.Errorf("run with a bad console key: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package badgerstore_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"testing"
 	"time"
@@ -15,10 +16,14 @@ import (
 // Badger on disk: first while the backlog is still pending (the consumer's
 // reads sequence it), then again over the sequenced feed. It reports
 // events/s; its floor is a raw iteration over the same sequenced keys.
+//
+//	go test ./storage/badgerstore -run '^$' -bench FeedTail -feed.backlog 1000000
+var feedBacklog = flag.Int("feed.backlog", 200_000, "events in BenchmarkFeedTail's backlog (20,000 with -short)")
+
 func BenchmarkFeedTail(b *testing.B) {
-	n := 200_000
+	n := *feedBacklog
 	if testing.Short() {
-		n = 20_000
+		n = min(n, 20_000)
 	}
 	st, err := badgerstore.Open(b.TempDir(), &badgerstore.Options{NoSync: true})
 	if err != nil {

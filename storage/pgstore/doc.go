@@ -79,6 +79,14 @@
 //     seen by it, as storage.Tx allows.
 //   - GetMany (storage.MultiGetter) reads every key not in the buffer with
 //     one statement, k = ANY($1).
+//   - Insert (storage.Inserter) buffers a write that the COMMIT's batch
+//     sends as a plain INSERT (no ON CONFLICT): it reads nothing, so it
+//     takes no serializable read lock, and a key that exists fails it
+//     (unique_violation, 23505, which wraps storage.ErrKeyExists) and the
+//     transaction with it. Package user claims unique values this way: a
+//     Get of an absent key locks its btree page for serializable checks,
+//     so concurrent Creates whose index entries share a page conflicted,
+//     and most of 32 concurrent Creates ran again (BenchmarkServiceCreateDurable32).
 //   - Iterators read keyset-paginated pages (WHERE k > $last ORDER BY k
 //     LIMIT n, or the reverse), each a complete statement, so several
 //     iterators of one transaction can be open at once. The first page is
@@ -93,7 +101,8 @@
 //   - SQLSTATE 40001 (serialization_failure; CockroachDB's "restart
 //     transaction") and 40P01 (deadlock_detected) from any statement or from
 //     the COMMIT wrap storage.ErrConflict: nothing was committed, and the
-//     caller may run the transaction again.
+//     caller may run the transaction again. 23505 (unique_violation), which
+//     only an Insert can cause, wraps storage.ErrKeyExists (an ErrConflict).
 //   - ErrUnavailable: the connection was refused or lost before the commit
 //     was sent (server down or restarting, pg_terminate_backend, a network
 //     fault, too many connections, a read-only standby after a failover).

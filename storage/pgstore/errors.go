@@ -41,6 +41,7 @@ var (
 const (
 	codeSerializationFailure = "40001" // PostgreSQL and CockroachDB's "restart transaction"
 	codeDeadlockDetected     = "40P01"
+	codeUniqueViolation      = "23505" // an Insert of a key that exists
 	codeCompletionUnknown    = "40003" // statement_completion_unknown: CockroachDB's ambiguous result
 	codeReadOnlyTransaction  = "25006" // a write on a hot standby: failover
 	codeAdminShutdown        = "57P01" // pg_terminate_backend, or a fast shutdown
@@ -69,6 +70,10 @@ func translate(ctx context.Context, op string, ph phase, err error) error {
 		switch {
 		case pe.Code == codeSerializationFailure || pe.Code == codeDeadlockDetected:
 			return fmt.Errorf("pgstore: %s: %w: %w", op, storage.ErrConflict, err)
+		case pe.Code == codeUniqueViolation:
+			// Only an Insert's INSERT can violate the key (every other
+			// write is an upsert): the key it claimed exists.
+			return fmt.Errorf("pgstore: %s: %w: %w", op, storage.ErrKeyExists, err)
 		case pe.Code == codeCompletionUnknown:
 			return fmt.Errorf("%w: %s: %w", ErrCommitUnknown, op, err)
 		case ph == phaseCommit && connectionLost(pe):

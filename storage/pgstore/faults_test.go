@@ -520,11 +520,15 @@ func TestCommitLostAnswer(t *testing.T) {
 	ctx := context.Background()
 	svc := user.NewService(s, nil)
 	actx := usertest.As(usertest.Admin)
+	warms := 0
 	warm := func() {
 		if err := s.Update(ctx, func(tx storage.Tx) error { return tx.Set([]byte("w"), nil) }); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.Create(actx, user.Patch{}, nil); err != nil {
+		// With a unique value, so that the Insert that claims it is
+		// prepared too.
+		warms++
+		if _, err := svc.Create(actx, user.Patch{ExternalID: user.Value(fmt.Sprint("warm-", warms))}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -316,7 +316,7 @@ func (s *Store) Close() error {
 type statements struct {
 	beginRW, beginRO string
 	get, getMany     string
-	put, del         string
+	put, del, insert string
 	scan             [2][2][3][3]string // [keysOnly][reverse][lower][upper]
 }
 
@@ -336,6 +336,7 @@ func newStatements(d Dialect, schema, table string) statements {
 		getMany: "SELECT k, v FROM " + t + " WHERE k = ANY($1::bytea[])",
 		put:     "INSERT INTO " + t + " (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
 		del:     "DELETE FROM " + t + " WHERE k = ANY($1::bytea[])",
+		insert:  "INSERT INTO " + t + " (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[])",
 	}
 	if d == Cockroach {
 		q.put = "UPSERT INTO " + t + " (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[])"

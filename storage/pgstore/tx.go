@@ -33,12 +33,14 @@ type tx struct {
 type write struct {
 	v   []byte
 	del bool
+	ins bool // an Insert: sent as a plain INSERT, which fails if the key exists
 }
 
 var (
 	_ storage.Tx          = (*tx)(nil)
 	_ storage.MultiGetter = (*tx)(nil)
 	_ storage.KeyIterator = (*tx)(nil)
+	_ storage.Inserter    = (*tx)(nil)
 )
 
 // finish makes every later call fail with ErrTxDone.
@@ -269,7 +271,35 @@ func (t *tx) Set(key, value []byte) error {
 	}
 	v := make([]byte, len(value))
 	copy(v, value)
-	t.writes[string(key)] = write{v: v}
+	t.writes[string(key)] = write{v: v, ins: t.writes[string(key)].ins} // a Set keeps an Insert's condition
+	return nil
+}
+
+// Insert buffers a conditional write (storage.Inserter): the COMMIT's batch
+// sends it as a plain INSERT, which reads nothing, so it takes no
+// serializable read lock; if the key exists the INSERT fails (unique
+// violation, or a serialization failure against a concurrent writer of
+// the key) and the transaction with it, which Update reports as
+// storage.ErrConflict.
+func (t *tx) Insert(key, value []byte) error {
+	if err := t.check(key); err != nil {
+		return err
+	}
+	if err := storage.CheckValue(value); err != nil {
+		return err
+	}
+	prev, written := t.writes[string(key)]
+	if written && !prev.del {
+		return fmt.Errorf("pgstore: insert: %w: the transaction set it", storage.ErrKeyExists)
+	}
+	if t.writes == nil {
+		t.writes = make(map[string]write)
+	}
+	v := make([]byte, len(value))
+	copy(v, value)
+	// After this transaction's own Delete the key is absent whatever it
+	// held: the write is a plain Set (its DELETE is replaced).
+	t.writes[string(key)] = write{v: v, ins: !written}
 	return nil
 }
 
@@ -305,18 +335,25 @@ func (t *tx) commit() error {
 		}
 		// In key order, so that concurrent commits lock rows in one order.
 		slices.Sort(keys)
-		var setK, setV, delK [][]byte
+		var setK, setV, insK, insV, delK [][]byte
 		for _, k := range keys {
 			w := t.writes[k]
-			if w.del {
+			switch {
+			case w.del:
 				delK = append(delK, []byte(k))
-			} else {
+			case w.ins:
+				insK = append(insK, []byte(k))
+				insV = append(insV, w.v)
+			default:
 				setK = append(setK, []byte(k))
 				setV = append(setV, w.v)
 			}
 		}
 		if len(delK) > 0 {
 			b.Queue(t.s.q.del, delK)
+		}
+		if len(insK) > 0 {
+			b.Queue(t.s.q.insert, insK, insV)
 		}
 		if len(setK) > 0 {
 			b.Queue(t.s.q.put, setK, setV)

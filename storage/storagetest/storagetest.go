@@ -99,6 +99,8 @@ func Run(t *testing.T, open func(t testing.TB) storage.Store) {
 		{"IterateWhileWriting", testIterateWhileWriting},
 		{"GetMany", testGetMany},
 		{"GetManyModel", testGetManyModel},
+		{"Insert", testInsert},
+		{"InsertConcurrent", testInsertConcurrent},
 		{"IterateKeys", testIterateKeys},
 		{"IterateKeysWhileWriting", testIterateKeysWhileWriting},
 		{"UnclosedIterator", testUnclosedIterator},

@@ -246,6 +246,42 @@ func testFeedWait(t *testing.T, open Opener) {
 	}
 }
 
+// testFeedSweepPending: SweepChanges also sweeps the events of a feed that
+// nobody has read (still pending), so such a feed does not grow for ever,
+// and a cursor from before them then fails with ErrCursorExpired.
+func testFeedSweepPending(t *testing.T, open Opener) {
+	// The suite's clock moves one second per reading.
+	s, st := newService(t, open, &user.Options{ChangeRetention: time.Minute})
+	before, err := s.Changes(As(Admin), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := mustCreate(t, s, Admin, user.Patch{})
+	for i := range 100 { // never read: every event stays pending
+		if _, err := s.Patch(As(Admin), u.ID, user.Patch{FirstName: user.Value(fmt.Sprint(i))}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.SweepChanges(As(Admin))
+	if err != nil || n < 20 {
+		t.Fatalf("SweepChanges of an unread feed = %d, %v; want the events older than a minute", n, err)
+	}
+	p, err := s.Changes(As(Admin), &user.ChangesOptions{Limit: user.MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Events)+n != 101 {
+		t.Errorf("%d events kept and %d swept, want 101 in all", len(p.Events), n)
+	}
+	if len(p.Events) == 0 || p.Events[0].Version != int64(n+1) {
+		t.Errorf("oldest kept event %+v, want version %d", p.Events, n+1)
+	}
+	if _, err := s.Changes(As(Admin), &user.ChangesOptions{After: before.Next}); !errors.Is(err, user.ErrCursorExpired) {
+		t.Errorf("Changes after a cursor from before the swept events: %v, want ErrCursorExpired", err)
+	}
+	checkClean(t, st)
+}
+
 // testFeedRetention: events older than the retention are swept, an older
 // cursor fails with ErrCursorExpired, and a consumer resynchronises from a
 // query's cursor and then misses nothing.

@@ -209,7 +209,16 @@ func testOnWrite(t *testing.T, open Opener) {
 	s.Delete(As(Admin), u.ID, nil)
 	s.Delete(As(Admin), u.ID, nil) // not found
 	s.Restore(As(Admin), u.ID, nil)
-	want := []string{"create true", "patch true", "delete true", "delete false", "restore true"}
+	// A call that an idempotency key's earlier result answers wrote
+	// nothing, and says so.
+	create := &user.CreateOptions{Idempotency: &user.Idempotency{Key: "k1", Fingerprint: []byte("c")}}
+	patch := &user.WriteOptions{Idempotency: &user.Idempotency{Key: "k2", Fingerprint: []byte("p")}}
+	for range 2 {
+		s.Create(As(Admin), user.Patch{}, create)
+		s.Patch(As(Admin), u.ID, user.Patch{LastName: user.Value("y")}, patch)
+	}
+	want := []string{"create true", "patch true", "delete true", "delete false", "restore true",
+		"create true", "patch true", "create_replayed true", "patch_replayed true"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("OnWrite calls (-want +got):\n%s", diff)
 	}

@@ -143,6 +143,7 @@ func Run(t *testing.T, open Opener) {
 		{"FeedConcurrent", testFeedConcurrent},
 		{"FeedWait", testFeedWait},
 		{"FeedRetention", testFeedRetention},
+		{"FeedSweepPending", testFeedSweepPending},
 		{"Query", testQuery},
 		{"QueryAccess", testQueryAccess},
 		{"QueryPagination", testQueryPagination},

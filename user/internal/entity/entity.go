@@ -158,22 +158,32 @@ func (k Kind) Write(tx storage.Tx, c *Change) ([][]byte, error) {
 	oldIndex := func(e Entry) int {
 		return slices.IndexFunc(c.Prev, func(o Entry) bool { return bytes.Equal(e.Key, o.Key) })
 	}
+	// On a store with storage.Inserter (PostgreSQL), unique values (and a
+	// new ID from a caller's source) are claimed with Inserts instead of
+	// being read: a read of an absent key takes a serializable read lock
+	// on its index page, which makes concurrent writers of nearby keys
+	// conflict, while an Insert leaves the check to the store's unique
+	// keys. A taken value fails with storage.ErrKeyExists, and the caller
+	// runs the write again on a Tx without Inserter (see Reading), whose
+	// reads name the field.
+	ins, _ := tx.(storage.Inserter)
 	reads := c.Reads
 	var claims []Entry
 	for _, e := range c.Next {
-		if e.Claims != "" && oldIndex(e) < 0 {
+		if e.Claims != "" && oldIndex(e) < 0 && ins == nil {
 			claims = append(claims, e)
 			reads = append(reads, e.Key)
 		}
 	}
-	if c.CheckNew {
+	checkNew := c.CheckNew && ins == nil // with ins, the head is Inserted
+	if checkNew {
 		reads = append(reads, k.HeadKey(c.Tenant, c.ID))
 	}
 	values, err := storage.GetMany(tx, reads)
 	if err != nil {
 		return nil, err
 	}
-	if c.CheckNew && values[len(values)-1] != nil {
+	if checkNew && values[len(values)-1] != nil {
 		return nil, fmt.Errorf("%w: %s %s", ErrIDInUse, k.Name, c.ID)
 	}
 	for i, e := range claims {
@@ -191,10 +201,15 @@ func (k Kind) Write(tx storage.Tx, c *Change) ([][]byte, error) {
 		}
 	}
 	for _, e := range c.Next {
-		if i := oldIndex(e); i >= 0 && bytes.Equal(c.Prev[i].Value, e.Value) {
+		i := oldIndex(e)
+		if i >= 0 && bytes.Equal(c.Prev[i].Value, e.Value) {
 			continue
 		}
-		if err := tx.Set(e.Key, e.Value); err != nil {
+		set := tx.Set
+		if e.Claims != "" && i < 0 && ins != nil {
+			set = ins.Insert
+		}
+		if err := set(e.Key, e.Value); err != nil {
 			return nil, err
 		}
 	}
@@ -203,10 +218,26 @@ func (k Kind) Write(tx storage.Tx, c *Change) ([][]byte, error) {
 			return nil, err
 		}
 	}
-	if err := tx.Set(k.HeadKey(c.Tenant, c.ID), c.NextRecord); err != nil {
+	setHead := tx.Set
+	if c.CheckNew && ins != nil {
+		setHead = ins.Insert
+	}
+	if err := setHead(k.HeadKey(c.Tenant, c.ID), c.NextRecord); err != nil {
 		return nil, err
 	}
 	return values[:len(c.Reads):len(c.Reads)], nil
+}
+
+// Reading returns tx without the optional storage.Inserter, so that Write
+// claims unique values by reading them (after a storage.ErrKeyExists); it
+// keeps the other optional interfaces.
+func Reading(tx storage.Tx) storage.Tx { return readingTx{tx} }
+
+type readingTx struct{ storage.Tx }
+
+func (t readingTx) GetMany(keys [][]byte) ([][]byte, error) { return storage.GetMany(t.Tx, keys) }
+func (t readingTx) IterateKeys(r storage.Range) storage.Iterator {
+	return storage.IterateKeys(t.Tx, r)
 }
 
 // Claimed returns the ID of the record holding the unique entry key, or
