@@ -439,7 +439,7 @@ func (s *Service) CreateGroup(ctx context.Context, p GroupPatch, opts *CreateOpt
 	err = s.update(ctx, "create_group", func(tx storage.Tx) error {
 		var err error
 		if again, err = m.earlierGroup(tx); err != nil || again != nil {
-			return err
+			return replayed(again, err)
 		}
 		ch, err := s.members(tx, pr.Tenant, id, true, &p)
 		if err != nil {

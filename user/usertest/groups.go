@@ -956,7 +956,15 @@ func testGroupMembersDifferential(t *testing.T, open Opener) {
 // idempotency key changes nothing and answers what the first call did; a
 // key that made a user does not answer for a group.
 func testGroupIdempotency(t *testing.T, open Opener) {
-	s, st := newService(t, open, nil)
+	var mu sync.Mutex
+	var ops []string
+	s, st := newService(t, open, &user.Options{OnWrite: func(op string, _ int, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err == nil {
+			ops = append(ops, op)
+		}
+	}})
 	ctx := As(Admin)
 	us := users(t, s, 2)
 	key := idemKey("k1", "POST /Groups")
@@ -998,6 +1006,13 @@ func testGroupIdempotency(t *testing.T, open Opener) {
 	}
 	if page, err := s.QueryGroups(ctx, user.GroupFilter{}, nil); err != nil || page.Count != 1 {
 		t.Errorf("%d groups after the retries, want 1 (%v)", page.Count, err)
+	}
+	mu.Lock()
+	got := slices.DeleteFunc(slices.Clone(ops), func(op string) bool { return !strings.Contains(op, "group") })
+	mu.Unlock()
+	want := []string{"create_group", "create_group_replayed", "patch_group", "patch_group", "patch_group_replayed"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("OnWrite's group operations (-want +got):\n%s", diff)
 	}
 	checkClean(t, st)
 }
