@@ -178,7 +178,11 @@ func (c *checker) idem(rest, v []byte) {
 		return
 	}
 	c.idems[string(rest)] = rec.expiry
-	if head, ok := c.heads[rec.id]; !ok || rec.version > head.Version {
+	version, ok := c.groups.HeadVersion(rec.id)
+	if head, found := c.heads[rec.id]; found {
+		version, ok = head.Version, true
+	}
+	if !ok || rec.version > version {
 		c.add(*c.tenant, rec.id, fmt.Sprintf("idempotency key %q names version %d, which does not exist", rest, rec.version))
 	}
 }

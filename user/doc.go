@@ -148,7 +148,9 @@
 //   - One call adds or removes at most 10,000 members (a SetMembers
 //     counts what it adds and removes): larger changes go in several
 //     calls, so every transaction stays within the backends' limits.
-//   - Groups take no Idempotency and no CreateIDPUser (ErrInvalid).
+//   - Groups take Idempotency as users do (a key that made a user and is
+//     sent again to a group call, or the reverse, is
+//     ErrIdempotencyMismatch), and no CreateIDPUser (ErrInvalid).
 //   - QueryGroups' constraints (ID, DisplayName, ExternalID, Member) are
 //     point lookups or one index range each, intersected; a value that
 //     cannot be what it constrains matches nothing.

@@ -401,15 +401,24 @@ func applyGroup(cur *Group, p *GroupPatch) *Group {
 // not a live user of the tenant among them, named by its position:
 // members[3]); *ConflictError for a display name (case-insensitively) or
 // external_id another group holds; *ForbiddenError for a principal that is
-// not an administrator; ErrInvalid for CreateIDPUser or Idempotency, which
-// groups do not take; ErrUnauthenticated. On any error nothing is stored.
+// not an administrator; ErrInvalid for CreateIDPUser, which groups do not
+// take; ErrIdempotencyMismatch; ErrUnauthenticated. On any error nothing is
+// stored. Idempotency works as for Create: a retry with the key returns
+// the group the first call made.
 func (s *Service) CreateGroup(ctx context.Context, p GroupPatch, opts *CreateOptions) (*Group, error) {
 	pr, err := groupAdmin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if opts != nil && (opts.CreateIDPUser || opts.Idempotency != nil) {
-		return nil, fmt.Errorf("%w: groups take neither CreateIDPUser nor Idempotency", ErrInvalid)
+	var m *idem
+	if opts != nil {
+		if opts.CreateIDPUser {
+			return nil, fmt.Errorf("%w: groups take no CreateIDPUser", ErrInvalid)
+		}
+		if err := opts.Idempotency.check(); err != nil {
+			return nil, err
+		}
+		m = s.idem(pr, opts.Idempotency)
 	}
 	if err := checkGroupPatch(&p, true); err != nil {
 		return nil, err
@@ -426,16 +435,24 @@ func (s *Service) CreateGroup(ctx context.Context, p GroupPatch, opts *CreateOpt
 		VersionDatetime:         now,
 		VersionAuthoredByUserID: pr.ID,
 	}, &p)
+	var again *Group
 	err = s.update(ctx, "create_group", func(tx storage.Tx) error {
+		var err error
+		if again, err = m.earlierGroup(tx); err != nil || again != nil {
+			return replayed(again, err)
+		}
 		ch, err := s.members(tx, pr.Tenant, id, true, &p)
 		if err != nil {
 			return err
 		}
 		g.MemberCount = len(ch.added)
-		return s.writeGroup(tx, pr.Tenant, nil, g, ch)
+		if err := s.writeGroup(tx, pr.Tenant, nil, g, ch); err != nil {
+			return err
+		}
+		return m.recordGroup(tx, g)
 	})
-	if err != nil {
-		return nil, err
+	if err != nil || again != nil {
+		return again, err
 	}
 	return g, nil
 }
@@ -500,25 +517,29 @@ func (s *Service) changeGroup(ctx context.Context, op, id string, opts *WriteOpt
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	if opts != nil && opts.Idempotency != nil {
-		return nil, fmt.Errorf("%w: groups do not take Idempotency", ErrInvalid)
+	var m *idem
+	if opts != nil {
+		m = s.idem(pr, opts.Idempotency)
 	}
-	return revise[*Group](s, ctx, op, pr, opts, &groupChange{s: s, id: id, restoring: restoring, next: mutate})
+	return revise[*Group](s, ctx, op, pr, opts, &groupChange{s: s, m: m, id: id, restoring: restoring, next: mutate})
 }
 
-// groupChange is a group's part of revise. Groups take no idempotency
-// keys.
+// groupChange is a group's part of revise.
 type groupChange struct {
 	s         *Service
+	m         *idem
 	id        string
 	restoring bool
 	next      func(tx storage.Tx, tenant string, cur *Group) (*Group, *memberChange, error)
 	ch        *memberChange // the member change of this attempt
 }
 
-func (c *groupChange) earlier(storage.Tx, *Principal) (*Group, bool, error) { return nil, false, nil }
+func (c *groupChange) earlier(tx storage.Tx, _ *Principal) (*Group, bool, error) {
+	g, err := c.m.earlierGroup(tx)
+	return g, g != nil, err
+}
 
-func (c *groupChange) record(storage.Tx, *Group) error { return nil }
+func (c *groupChange) record(tx storage.Tx, g *Group) error { return c.m.recordGroup(tx, g) }
 
 func (c *groupChange) head(tx storage.Tx, pr *Principal) (*Group, error) {
 	return liveGroup(tx, pr.Tenant, c.id, c.restoring)

@@ -14,7 +14,7 @@ import (
 
 // Idempotency makes a write safe to retry (an HTTP Idempotency-Key): the
 // first call that commits with a key records, in the same transaction as
-// its change, which version of which user it produced; a later call with
+// its change, which version of which user or group it produced; a later call with
 // the same key and fingerprint changes nothing and returns that version
 // again, and one with another fingerprint fails with
 // ErrIdempotencyMismatch. Of concurrent calls with one key, one makes the
@@ -113,7 +113,7 @@ func decodeIdem(b []byte) (*idemRecord, error) {
 	}
 	r.version = int64(v)
 	r.id = string(b[sha256.Size+8+n:])
-	if !ValidID(r.id) {
+	if !ValidID(r.id) && !validGroupID(r.id) {
 		return nil, errCorrupt
 	}
 	return r, nil
@@ -140,6 +140,52 @@ func (s *Service) idem(pr *Principal, o *Idempotency) *idem {
 // deletes it). It reads the key, so of two transactions using one key, one
 // conflicts with the other's record.
 func (m *idem) earlier(tx storage.Tx, write bool) (*User, error) {
+	rec, err := m.lookup(tx, write)
+	if err != nil || rec == nil {
+		return nil, err
+	}
+	if !ValidID(rec.id) {
+		return nil, ErrIdempotencyMismatch // the key made a group
+	}
+	head, err := m.s.readable(tx, m.pr, rec.id, true)
+	if err != nil {
+		return nil, err
+	}
+	if rec.version == head.Version {
+		return head, nil
+	}
+	v, err := tx.Get(versionKey(m.pr.Tenant, rec.id, rec.version))
+	if err != nil {
+		return nil, fmt.Errorf("user: idempotency key %q names version %d of %s: %w", m.o.Key, rec.version, rec.id, err)
+	}
+	return decode(v)
+}
+
+// earlierGroup is earlier for a group's change.
+func (m *idem) earlierGroup(tx storage.Tx) (*Group, error) {
+	rec, err := m.lookup(tx, true)
+	if err != nil || rec == nil {
+		return nil, err
+	}
+	if !validGroupID(rec.id) {
+		return nil, ErrIdempotencyMismatch // the key made a user
+	}
+	head, err := readGroup(tx, m.pr.Tenant, rec.id)
+	if err != nil || rec.version == head.Version {
+		return head, err
+	}
+	v, err := tx.Get(groups.VersionKey(m.pr.Tenant, rec.id, rec.version))
+	if err != nil {
+		return nil, fmt.Errorf("user: idempotency key %q names version %d of %s: %w", m.o.Key, rec.version, rec.id, err)
+	}
+	return decodeGroup(v)
+}
+
+// lookup returns the record of the key's first use, or nil when the key is
+// unused (or expired: in a read-write transaction, tx deletes it). It
+// reads the key, so of two transactions using one key, one conflicts with
+// the other's record.
+func (m *idem) lookup(tx storage.Tx, write bool) (*idemRecord, error) {
 	if m == nil {
 		return nil, nil
 	}
@@ -163,18 +209,7 @@ func (m *idem) earlier(tx storage.Tx, write bool) (*User, error) {
 	if rec.sum != m.sum {
 		return nil, ErrIdempotencyMismatch
 	}
-	head, err := m.s.readable(tx, m.pr, rec.id, true)
-	if err != nil {
-		return nil, err
-	}
-	if rec.version == head.Version {
-		return head, nil
-	}
-	v, err := tx.Get(versionKey(m.pr.Tenant, rec.id, rec.version))
-	if err != nil {
-		return nil, fmt.Errorf("user: idempotency key %q names version %d of %s: %w", m.o.Key, rec.version, rec.id, err)
-	}
-	return decode(v)
+	return rec, nil
 }
 
 // record stores the key's first use: u's version.
@@ -182,7 +217,19 @@ func (m *idem) record(tx storage.Tx, u *User) error {
 	if m == nil {
 		return nil
 	}
-	rec := &idemRecord{sum: m.sum, expiry: uint64(m.s.now().Add(m.s.idemTTL).Unix()), version: u.Version, id: u.ID}
+	return m.recordVersion(tx, u.ID, u.Version)
+}
+
+// recordGroup stores the key's first use: g's version.
+func (m *idem) recordGroup(tx storage.Tx, g *Group) error {
+	if m == nil {
+		return nil
+	}
+	return m.recordVersion(tx, g.ID, g.Version)
+}
+
+func (m *idem) recordVersion(tx storage.Tx, id string, version int64) error {
+	rec := &idemRecord{sum: m.sum, expiry: uint64(m.s.now().Add(m.s.idemTTL).Unix()), version: version, id: id}
 	if err := tx.Set(m.key, rec.encode()); err != nil {
 		return err
 	}

@@ -58,9 +58,9 @@ type Options struct {
 	// its transaction, for metrics: op is "create", "patch", "delete",
 	// "restore", "create_group", "patch_group", "delete_group",
 	// "restore_group", "sequence_feed", "sweep_changes" or
-	// "sweep_idempotency_keys", and "create_replayed" or "patch_replayed"
-	// for a create or patch answered from an idempotency key's earlier
-	// result (nothing written); retries is how many storage conflicts it
+	// "sweep_idempotency_keys", and the op with "_replayed" appended
+	// ("create_replayed", "patch_group_replayed") for a call answered
+	// from an idempotency key's earlier result (nothing written); retries is how many storage conflicts it
 	// ran again after; err is its result (nil, or an error wrapping
 	// ErrBusy, …). It runs on the caller's goroutine and must be quick.
 	OnWrite func(op string, retries int, err error)

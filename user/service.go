@@ -215,9 +215,11 @@ func (s *Service) update(ctx context.Context, op string, fn func(storage.Tx) err
 // update reports the call to Options.OnWrite as op + "_replayed".
 var errReplayed = errors.New("user: replayed")
 
-// replayed returns err, or errReplayed when earlier is an earlier result.
-func replayed(earlier *User, err error) error {
-	if err == nil && earlier != nil {
+// replayed returns err, or errReplayed when earlier is an earlier result
+// (a user or a group).
+func replayed[R comparable](earlier R, err error) error {
+	var none R
+	if err == nil && earlier != none {
 		return errReplayed
 	}
 	return err

@@ -951,3 +951,68 @@ func testGroupMembersDifferential(t *testing.T, open Opener) {
 	}
 	checkClean(t, st)
 }
+
+// testGroupIdempotency: a retried group create or change with an
+// idempotency key changes nothing and answers what the first call did; a
+// key that made a user does not answer for a group.
+func testGroupIdempotency(t *testing.T, open Opener) {
+	var mu sync.Mutex
+	var ops []string
+	s, st := newService(t, open, &user.Options{OnWrite: func(op string, _ int, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err == nil {
+			ops = append(ops, op)
+		}
+	}})
+	ctx := As(Admin)
+	us := users(t, s, 2)
+	key := idemKey("k1", "POST /Groups")
+	first, err := s.CreateGroup(ctx, user.GroupPatch{DisplayName: user.Value("g"), AddMembers: us[:1]}, &user.CreateOptions{Idempotency: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.CreateGroup(ctx, user.GroupPatch{DisplayName: user.Value("g"), AddMembers: us[:1]}, &user.CreateOptions{Idempotency: key})
+	if err != nil {
+		t.Fatalf("retried create: %v", err)
+	}
+	if diff := cmp.Diff(first, again); diff != "" {
+		t.Errorf("retried create (-first +retry):\n%s", diff)
+	}
+	pk := idemKey("k2", "PATCH")
+	p1, err := s.PatchGroup(ctx, first.ID, user.GroupPatch{AddMembers: us[1:]}, &user.WriteOptions{Idempotency: pk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PatchGroup(ctx, first.ID, user.GroupPatch{DisplayName: user.Value("h")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	p2, err := s.PatchGroup(ctx, first.ID, user.GroupPatch{AddMembers: us[1:]}, &user.WriteOptions{Idempotency: pk})
+	if err != nil {
+		t.Fatalf("retried patch: %v", err)
+	}
+	if diff := cmp.Diff(p1, p2); diff != "" || p2.Version != 2 {
+		t.Errorf("retried patch answers version %d (-first +retry):\n%s", p2.Version, diff)
+	}
+	if _, err := s.PatchGroup(ctx, first.ID, user.GroupPatch{}, &user.WriteOptions{Idempotency: idemKey("k2", "other")}); !errors.Is(err, user.ErrIdempotencyMismatch) {
+		t.Errorf("the key with another request = %v, want ErrIdempotencyMismatch", err)
+	}
+	uk := idemKey("k3", "same")
+	if _, err := s.Create(ctx, user.Patch{}, &user.CreateOptions{Idempotency: uk}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateGroup(ctx, user.GroupPatch{DisplayName: user.Value("x")}, &user.CreateOptions{Idempotency: uk}); !errors.Is(err, user.ErrIdempotencyMismatch) {
+		t.Errorf("a user's key for a group = %v, want ErrIdempotencyMismatch", err)
+	}
+	if page, err := s.QueryGroups(ctx, user.GroupFilter{}, nil); err != nil || page.Count != 1 {
+		t.Errorf("%d groups after the retries, want 1 (%v)", page.Count, err)
+	}
+	mu.Lock()
+	got := slices.DeleteFunc(slices.Clone(ops), func(op string) bool { return !strings.Contains(op, "group") })
+	mu.Unlock()
+	want := []string{"create_group", "create_group_replayed", "patch_group", "patch_group", "patch_group_replayed"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("OnWrite's group operations (-want +got):\n%s", diff)
+	}
+	checkClean(t, st)
+}

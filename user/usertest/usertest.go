@@ -164,6 +164,7 @@ func Run(t *testing.T, open Opener) {
 		{"GroupFeed", testGroupFeed},
 		{"GroupCheck", testGroupCheck},
 		{"GroupMembersDifferential", testGroupMembersDifferential},
+		{"GroupIdempotency", testGroupIdempotency},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
