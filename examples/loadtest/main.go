@@ -304,9 +304,43 @@ func getPage(ctx context.Context, cl *client, path string) (*page, error) {
 	return &p, nil
 }
 
-// listIDs reads up to n user IDs from the server's first pages.
+// listIDs reads up to n user IDs: from the change feed's created events
+// (GET /events, which carries no count, so a million IDs cost a few
+// seconds), or from the users' first pages when the feed has none (swept,
+// or a principal that may not read it). Every page of /users counts the
+// whole population, so listing a large one that way is slow.
 func listIDs(ctx context.Context, cl *client, n int) ([]string, error) {
 	var ids []string
+	after := ""
+	for len(ids) < n {
+		status, body, err := cl.do(ctx, http.MethodGet, "/events?type=created&limit=100&after="+url.QueryEscape(after), nil)
+		if err != nil {
+			return nil, err
+		}
+		if status != http.StatusOK {
+			break // not an administrator, or an expired cursor: the pages below
+		}
+		var p struct {
+			Events []struct {
+				UserID string `json:"user_id"`
+			} `json:"events"`
+			Next string `json:"next"`
+			More bool   `json:"more"`
+		}
+		if err := json.Unmarshal(body, &p); err != nil {
+			return nil, fmt.Errorf("GET /events: %w", err)
+		}
+		for _, e := range p.Events {
+			ids = append(ids, e.UserID)
+		}
+		after = p.Next
+		if !p.More {
+			break
+		}
+	}
+	if len(ids) > 0 {
+		return ids[:min(len(ids), n)], nil
+	}
 	path := "/users/?limit=100"
 	for len(ids) < n {
 		p, err := getPage(ctx, cl, path)
