@@ -131,6 +131,9 @@ var versionRE = regexp.MustCompile(`"version":(\d+)`)
 // them concurrently: uniqueness and versions hold across them, and a write
 // acknowledged by one is read by the other at once (issue 10, item 5).
 func TestNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the server and runs several processes; go test without -short (as CI runs it) runs it")
+	}
 	dsn, table := pgTable(t)
 	bin := buildServer(t)
 	a := startNode(t, bin, "-pg", dsn, "-pg-table", table)
@@ -243,6 +246,9 @@ func feedOf(t *testing.T, nodes []*server) map[string][]int {
 // from either node; a node killed (SIGKILL) in the middle of writes stalls
 // nothing, and every write it acknowledged is in the feed (issue 11, item 6).
 func TestNodesFeed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the server and runs several processes; go test without -short (as CI runs it) runs it")
+	}
 	dsn, table := pgTable(t)
 	bin := buildServer(t)
 	a := startNode(t, bin, "-pg", dsn, "-pg-table", table)
