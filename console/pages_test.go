@@ -301,3 +301,35 @@ func TestDiffPage(t *testing.T) {
 		t.Errorf("an empty diff says nothing")
 	}
 }
+
+// TestUserPageGroupNames: an administrator sees the groups of a user's
+// access lists by their display names (escaped, never linked as users);
+// a principal that is not an administrator may not read groups, and sees
+// their IDs; a group ID that names no group stays an ID.
+func TestUserPageGroupNames(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	g, err := e.svc.CreateGroup(as("admin-token"), user.GroupPatch{DisplayName: user.Value("<b>Advisors</b>")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := e.create(user.Patch{FirstName: user.Value("Jane"), ReadableBy: user.Value([]string{aliceID, g.ID, groupID})})
+
+	admin := e.signedIn("admin-token").get("/console/users/" + u.ID)
+	if admin.status != http.StatusOK {
+		t.Fatalf("admin: %d\n%s", admin.status, text(admin.body))
+	}
+	if !strings.Contains(text(admin.body), "group <b>Advisors</b> "+g.ID) || strings.Contains(admin.body, "<b>Advisors</b>") {
+		t.Errorf("admin's page does not name the group, escaped:\n%s", text(admin.body))
+	}
+	if strings.Contains(admin.body, "/users/"+g.ID) || strings.Contains(admin.body, "/users/"+groupID) {
+		t.Errorf("a group is linked as a user:\n%s", admin.body)
+	}
+
+	alice := e.signedIn("alice-token").get("/console/users/" + u.ID)
+	if alice.status != http.StatusOK {
+		t.Fatalf("alice: %d\n%s", alice.status, text(alice.body))
+	}
+	if strings.Contains(text(alice.body), "Advisors") || !strings.Contains(alice.body, g.ID) {
+		t.Errorf("alice's page names the group or leaves it out:\n%s", text(alice.body))
+	}
+}

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -21,6 +22,7 @@ const accessShown = 50
 type entity struct {
 	ID, Name string
 	Known    bool // a user the caller may read (Name is its name)
+	Group    bool // a group (Name is its display name)
 }
 
 type versionRow struct {
@@ -116,7 +118,22 @@ func (c *Console) show(w http.ResponseWriter, r *http.Request, s *session) error
 	if err := c.authorNames(r, vp.Versions, names); err != nil {
 		return err
 	}
+	// The groups of the access lists, by their display names (one read
+	// each, the first maxGroupNames; administrators only).
+	var groupIDs []string
+	for _, id := range slices.Concat(u.ReadableBy, u.ModifiableBy) {
+		if strings.HasPrefix(id, "G") && len(groupIDs) < maxGroupNames && !slices.Contains(groupIDs, id) {
+			groupIDs = append(groupIDs, id)
+		}
+	}
+	groupNames := map[string]string{}
+	if err := c.addGroupNames(r, groupIDs, groupNames); err != nil {
+		return err
+	}
 	ent := func(id string) entity {
+		if n, ok := groupNames[id]; ok {
+			return entity{ID: id, Name: n, Group: true}
+		}
 		n, ok := names[id]
 		return entity{ID: id, Name: n, Known: ok}
 	}
@@ -220,6 +237,28 @@ func (c *Console) addNames(r *http.Request, ids []string, deleted bool, names ma
 			names[u.ID] = shortName(u)
 		}
 		want = want[n:]
+	}
+	return nil
+}
+
+// maxGroupNames bounds the groups one page names (one read each).
+const maxGroupNames = 50
+
+// addGroupNames adds to names the display names of the groups ids, one
+// read each. Groups are for administrators only (package user): for any
+// other principal they stay IDs, and so does a group that does not exist.
+func (c *Console) addGroupNames(r *http.Request, ids []string, names map[string]string) error {
+	for _, id := range ids {
+		g, err := c.svc.GetGroup(r.Context(), id, nil)
+		switch {
+		case errors.Is(err, user.ErrForbidden):
+			return nil // not an administrator: no group is named
+		case errors.Is(err, user.ErrNotFound), errors.Is(err, user.ErrInvalid):
+			continue
+		case err != nil:
+			return err
+		}
+		names[id] = cut(g.DisplayName, 40)
 	}
 	return nil
 }
