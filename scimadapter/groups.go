@@ -277,34 +277,19 @@ func (h *handler) replaceGroup(w http.ResponseWriter, r *request, id string) err
 }
 
 // changeGroup reads the group, builds a patch and stores it with the
-// version read as the expected version (see change).
+// version read as the expected version (see readModifyWrite).
 func (h *handler) changeGroup(w http.ResponseWriter, r *request, id string, opts *user.WriteOptions, build func(cur *user.Group) (user.GroupPatch, error)) error {
-	for attempt := 0; ; attempt++ {
-		cur, err := h.svc.GetGroup(r.Context(), id, nil)
-		if err != nil {
-			return err
-		}
-		o := &user.WriteOptions{ExpectedVersion: cur.Version}
-		if opts != nil {
-			o.ExpectedVersions = opts.ExpectedVersions
-			if !slices.Contains(opts.ExpectedVersions, cur.Version) {
-				return &user.VersionMismatchError{Expected: opts.ExpectedVersions[0], Current: cur.Version}
-			}
-		}
-		p, err := build(cur)
-		if err != nil {
-			return err
-		}
-		g, err := h.svc.PatchGroup(r.Context(), id, p, o)
-		var vme *user.VersionMismatchError
-		if errors.As(err, &vme) && opts == nil && attempt < maxPatchRetries {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		return h.writeGroup(w, r, http.StatusOK, g)
+	g, err := readModifyWrite(opts,
+		func() (*user.Group, error) { return h.svc.GetGroup(r.Context(), id, nil) },
+		func(g *user.Group) int64 { return g.Version },
+		build,
+		func(p user.GroupPatch, o *user.WriteOptions) (*user.Group, error) {
+			return h.svc.PatchGroup(r.Context(), id, p, o)
+		})
+	if err != nil {
+		return err
 	}
+	return h.writeGroup(w, r, http.StatusOK, g)
 }
 
 // memberOps folds a PATCH's member operations, in order, into one

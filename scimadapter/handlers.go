@@ -125,35 +125,52 @@ func (h *handler) patchUser(w http.ResponseWriter, r *request, id string) error 
 }
 
 // change reads the user, builds a patch from it and stores the patch
-// with the version read as the expected version, so that the patch is
-// computed from the record it changes. When the user changed between the
-// read and the write, and the client gave no If-Match, it runs again.
+// with the version read as the expected version (see readModifyWrite).
 func (h *handler) change(w http.ResponseWriter, r *request, id string, opts *user.WriteOptions, build func(cur *user.User) (user.Patch, error)) error {
+	u, err := readModifyWrite(opts,
+		func() (*user.User, error) { return h.svc.Get(r.Context(), id, nil) },
+		func(u *user.User) int64 { return u.Version },
+		build,
+		func(p user.Patch, o *user.WriteOptions) (*user.User, error) {
+			return h.svc.Patch(r.Context(), id, p, o)
+		})
+	if err != nil {
+		return err
+	}
+	return h.writeUser(w, r, http.StatusOK, u)
+}
+
+// readModifyWrite reads a record (get), builds a patch from it and writes
+// the patch with the version read as the expected version, so that the
+// patch is computed from the record it changes; users and groups share
+// it. With opts (the client's If-Match), a read version that is not one
+// of the expected ones is a mismatch at once. When the record changed
+// between the read and the write and the client gave no If-Match, it runs
+// again, at most maxPatchRetries more times.
+func readModifyWrite[R, P any](opts *user.WriteOptions, get func() (R, error), version func(R) int64, build func(R) (P, error), write func(P, *user.WriteOptions) (R, error)) (R, error) {
+	var zero R
 	for attempt := 0; ; attempt++ {
-		cur, err := h.svc.Get(r.Context(), id, nil)
+		cur, err := get()
 		if err != nil {
-			return err
+			return zero, err
 		}
-		o := &user.WriteOptions{ExpectedVersion: cur.Version}
+		o := &user.WriteOptions{ExpectedVersion: version(cur)}
 		if opts != nil {
 			o.ExpectedVersions = opts.ExpectedVersions
-			if !slices.Contains(opts.ExpectedVersions, cur.Version) {
-				return &user.VersionMismatchError{Expected: opts.ExpectedVersions[0], Current: cur.Version}
+			if !slices.Contains(opts.ExpectedVersions, o.ExpectedVersion) {
+				return zero, &user.VersionMismatchError{Expected: opts.ExpectedVersions[0], Current: o.ExpectedVersion}
 			}
 		}
 		p, err := build(cur)
 		if err != nil {
-			return err
+			return zero, err
 		}
-		u, err := h.svc.Patch(r.Context(), id, p, o)
+		next, err := write(p, o)
 		var vme *user.VersionMismatchError
 		if errors.As(err, &vme) && opts == nil && attempt < maxPatchRetries {
 			continue
 		}
-		if err != nil {
-			return err
-		}
-		return h.writeUser(w, r, http.StatusOK, u)
+		return next, err
 	}
 }
 
