@@ -95,6 +95,12 @@ func Check(ctx context.Context, store storage.Store) ([]Problem, error) {
 				c.idem(rest[1:], v)
 			case kindIdemExpiry:
 				c.idemExpiry(rest[1:])
+			case kindCount:
+				v, err := it.Value()
+				if err != nil {
+					return err
+				}
+				c.count(rest[1:], v)
 			case kindPending, kindEvent:
 				v, err := it.Value()
 				if err != nil {
@@ -153,6 +159,9 @@ type checker struct {
 	// same), both checked against each other at the end of the tenant.
 	idems        map[string]uint64
 	idemExpiries map[string]bool
+	// counts are the stored status counters plus the moves of the pending
+	// events, which finish compares with the heads.
+	counts counts
 }
 
 func (c *checker) add(tenant, id, msg string) {
@@ -166,6 +175,22 @@ func (c *checker) start(tenant string) {
 	c.groups = newGroupChecker(tenant, func(id, msg string) { c.add(tenant, id, msg) })
 	c.idems = map[string]uint64{}
 	c.idemExpiries = map[string]bool{}
+	c.counts = newCounts()
+}
+
+// count checks a status counter's key and value and adds it to the counts.
+func (c *checker) count(rest, v []byte) {
+	slot := parseCountKey(rest)
+	if slot == 0 {
+		c.add(*c.tenant, "", fmt.Sprintf("malformed status count key %q", rest))
+		return
+	}
+	n, err := decodeCount(v)
+	if err != nil {
+		c.add(*c.tenant, "", err.Error())
+		return
+	}
+	c.counts[slot] += n
 }
 
 // idem checks the record of one idempotency key: it decodes and names a
@@ -198,6 +223,10 @@ func (c *checker) event(rest, v []byte) {
 	if err != nil {
 		c.add(*c.tenant, "", fmt.Sprintf("feed key %q does not decode: %v", rest, err))
 		return
+	}
+	if rest[0] == kindPending {
+		m, _ := pendingMove(v) // decodePending checked it
+		c.counts.apply(m)
 	}
 	version, ok := int64(0), false
 	if groupEvent(ev.Type) {
@@ -252,6 +281,16 @@ func (c *checker) finish() {
 	}
 	c.users.Finish()
 	c.groups.finish(c.heads)
+	held := newCounts()
+	for _, u := range c.heads {
+		held[slotOf(u.Status, stateOf(u))]++
+	}
+	for s := 1; s < numSlots; s++ {
+		if c.counts[s] != held[s] {
+			status, st := slotStatus(byte(s))
+			c.add(*c.tenant, "", fmt.Sprintf("the count of %s users (%s) is %d with the pending events, and %d users are", status, stateName(st), c.counts[s], held[s]))
+		}
+	}
 	for k, expiry := range c.idems {
 		e := string(binary.BigEndian.AppendUint64(nil, expiry)) + k
 		if !c.idemExpiries[e] {

@@ -196,6 +196,19 @@
 // predicate went from 3 to 1 allocations per record and about 1.7× faster).
 // Everything else scans the tenant's heads.
 //
+// An administrator's count of `status eq …`, of `status in […]` and of
+// every user (no filter), without orderby, does not walk the entries at all
+// (Plan.CountFromCounters): it is the sum of per-tenant status counters
+// that sequencing the change feed keeps, plus the status moves of the
+// events still pending, which each change's event carries (counts.go). A
+// write touches no counter, so counting adds no conflict between writers.
+// The page comes from the first offset+limit entries of each status's
+// index range. A count that reads more than 1,000 pending events sequences
+// the feed afterwards (as reading the feed does), so that the next count
+// reads few. Measured at 1M users on Badger: `status eq 'ACTIVE'` with its
+// count went from 77–87 ms (a walk of 200k entries) to well under a
+// millisecond (see the README's figures).
+//
 // A principal that is not an administrator first collects, key-only, the
 // users its ID's and its groups' readable_by entries name (its readable
 // set), so an advisor who may read 1% of a tenant pays for that 1%: an exact
@@ -211,8 +224,7 @@
 // last_name and a page deeper than Options.IndexWalkWindow, walks that
 // field's index in order with flat memory. (The unique fields' indexes hold
 // no entries for null, so they cannot be walked: a user without an email,
-// phone or external_id costs no index key for it.) Outside the page, an
-// administrator's unfiltered query reads only each record's deleted flag.
+// phone or external_id costs no index key for it.)
 // Compiled queries are kept in a small LRU cache keyed by the query string.
 //
 // # Storage layout

@@ -256,6 +256,10 @@ func (q sequence) pendingFrom(tenant string) storage.Range {
 // ID, the author, and the changed fields as a bitmap over fieldPaths.
 const eventFormat = 1
 
+// pendingFormat is the format byte of pending events' values (see
+// encodePending).
+const pendingFormat = 2
+
 // fieldPaths are the paths changedFields reports, in record order; an
 // event stores which changed as bit i of a uvarint. New paths are only
 // ever appended.
@@ -328,14 +332,15 @@ func writeEvent(tx storage.Tx, tenant string, q sequence, prev, next *User) erro
 	if prev != nil {
 		ev.Fields = changedFields(prev, next)
 	}
-	return putEvent(tx, tenant, q, ev)
+	return putEvent(tx, tenant, q, ev, statusMove(prev, next))
 }
 
-// putEvent stores ev as pending, in the transaction of its change, which
-// has read the feed's state q: the one path of users' and groups' events.
-func putEvent(tx storage.Tx, tenant string, q sequence, ev *Event) error {
+// putEvent stores ev as pending with its status move m, in the transaction
+// of its change, which has read the feed's state q: the one path of users'
+// and groups' events.
+func putEvent(tx storage.Tx, tenant string, q sequence, ev *Event, m move) error {
 	at := max(uint64(ev.Time.UnixMicro()), q.mark)
-	return tx.Set(pendingKey(tenant, at, ev), encodePending(make([]byte, 0, 48), ev))
+	return tx.Set(pendingKey(tenant, at, ev), encodePending(make([]byte, 0, 48), ev, m))
 }
 
 // entity returns the ID of the user or group the event is about.
@@ -355,10 +360,13 @@ func (ev *Event) setEntity(id string) {
 }
 
 // A pending event's value leaves out what its key holds (user ID,
-// version): a format byte, the type, the time, the author and the fields'
-// bitmap. Sequencing writes the whole record.
-func encodePending(b []byte, ev *Event) []byte {
-	b = append(b, eventFormat, eventTypeByte(ev.Type))
+// version): a format byte (pendingFormat), the type, the status move (two
+// slot bytes, see counts.go: what the change takes from one status count
+// and adds to another), the time, the author and the fields' bitmap.
+// Sequencing writes the whole event record, without the move, and folds
+// the move into the tenant's status counts.
+func encodePending(b []byte, ev *Event, m move) []byte {
+	b = append(b, pendingFormat, eventTypeByte(ev.Type), m.from, m.to)
 	b = binary.AppendVarint(b, ev.Time.UnixMicro())
 	b = appendString(b, ev.AuthoredBy)
 	return binary.AppendUvarint(b, fieldBits(ev.Fields))
@@ -367,7 +375,7 @@ func encodePending(b []byte, ev *Event) []byte {
 // decodePending decodes a pending event from its key (after the tenant
 // prefix and kind byte) and value.
 func decodePending(k, v []byte) (*Event, error) {
-	if len(k) != 8+idLen+8 || len(v) < 2 || v[0] != eventFormat || int(v[1]) >= len(eventTypes) {
+	if _, err := pendingMove(v); err != nil || len(k) != 8+idLen+8 || int(v[1]) >= len(eventTypes) {
 		return nil, fmt.Errorf("%w: pending event", errCorrupt)
 	}
 	ev := &Event{
@@ -375,7 +383,7 @@ func decodePending(k, v []byte) (*Event, error) {
 		Version: int64(binary.BigEndian.Uint64(k[8+idLen:])),
 	}
 	ev.setEntity(string(k[8 : 8+idLen]))
-	d := decoder{s: string(v), off: 2}
+	d := decoder{s: string(v), off: 4}
 	ev.Time = time.UnixMicro(d.varint()).UTC()
 	ev.AuthoredBy = d.string()
 	ev.Fields = d.fields()
@@ -445,11 +453,14 @@ func (s *Service) sequence(ctx context.Context, tenant string) error {
 			if err != nil || len(pending) == 0 {
 				return err
 			}
+			moves := newCounts()
 			for _, p := range pending {
 				ev, err := decodePending(p.k[len(prefix):], p.v)
 				if err != nil {
 					return err
 				}
+				m, _ := pendingMove(p.v) // decodePending checked it
+				moves.apply(m)
 				q.last++
 				if err := tx.Set(eventKey(tenant, q.last), encodeEvent(make([]byte, 0, 96), ev)); err != nil {
 					return err
@@ -457,6 +468,9 @@ func (s *Service) sequence(ctx context.Context, tenant string) error {
 				if err := tx.Delete(p.k); err != nil {
 					return err
 				}
+			}
+			if err := foldCounts(tx, tenant, moves); err != nil {
+				return err
 			}
 			moved = len(pending)
 			last := pending[len(pending)-1].k

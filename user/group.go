@@ -356,7 +356,7 @@ func (s *Service) writeGroup(tx storage.Tx, tenant string, prev, next *Group, ch
 	default:
 		ev.Type, ev.Fields = EventGroupPatched, groupFields(prev, next, ch)
 	}
-	return putEvent(tx, tenant, q, ev)
+	return putEvent(tx, tenant, q, ev, move{}) // a group moves no user's status
 }
 
 // groupFields returns the paths of the fields that differ between a and b,

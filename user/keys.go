@@ -6,7 +6,7 @@ import (
 	"github.com/userkit/userkit/user/internal/entity"
 )
 
-// Key layout (format 2). Every key starts with the tenant and a 0x00 byte
+// Key layout (format 3). Every key starts with the tenant and a 0x00 byte
 // (tenants may not contain control characters), so a tenant's keys form one
 // prefix and tenants never see each other's data. After the tenant prefix:
 //
@@ -44,6 +44,10 @@ import (
 // every user it may read, without reading one record. A user's own ID in
 // its readable_by (there by default) has no entry: a principal's own record
 // is one point read, and leaving it out saves a key per user.
+//
+// The status counters (n, counts.go) and the change feed's keys (p, q, E,
+// F, feed.go) are the tenant's too; pending events carry each change's
+// status move (key layout 3: the counters and that move are new).
 //
 // Heads, versions and index entries are package entity's machinery,
 // which groups share (groups.go); users' kinds are entity.Users.

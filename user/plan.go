@@ -25,6 +25,10 @@ type compiled struct {
 	exact  bool
 	stream bool
 	walk   *indexWalk
+	// counted holds the indexes (into statuses) of the statuses whose
+	// counts an administrator's count sums (counts.go): for a filter that
+	// is a status eq or in, or none, without orderby; nil otherwise.
+	counted []int
 }
 
 // indexRange is one index range: the entries of field f whose value is
@@ -231,6 +235,12 @@ type Plan struct {
 	// administrator, intersected with its readable_by entries). It holds
 	// for an "index" plan without orderby.
 	CountFromIndex bool
+	// CountFromCounters reports that an administrator's count is the sum
+	// of the tenant's status counters, without a walk of the entries: for
+	// a filter that is a status eq or in, or no filter, without orderby.
+	// The page is then read from the status index. Other principals count
+	// as CountFromIndex (or the Kind) says.
+	CountFromCounters bool
 }
 
 func (p Plan) String() string {
@@ -238,8 +248,13 @@ func (p Plan) String() string {
 	if len(p.Steps) > 0 {
 		s += ": " + strings.Join(p.Steps, ", ")
 	}
-	if p.CountFromIndex {
+	switch {
+	case p.CountFromIndex && p.CountFromCounters:
+		s += " (count from index; administrators' from counters)"
+	case p.CountFromIndex:
 		s += " (count from index)"
+	case p.CountFromCounters:
+		s += " (administrators' count from counters)"
 	}
 	return s
 }
@@ -276,6 +291,18 @@ func compileQuery(text string, limits *query.Limits) (*compiled, error) {
 	if c.plan.Kind == "" {
 		c.plan.Kind = PlanScan
 	}
+	if len(q.OrderBy) == 0 {
+		switch {
+		case q.Filter == nil:
+			c.counted = make([]int, len(statuses))
+			for i := range c.counted {
+				c.counted[i] = i
+			}
+		case c.ix != nil && c.exact:
+			c.counted, _ = countedStatuses(c.ix)
+		}
+	}
+	c.plan.CountFromCounters = c.counted != nil
 	return c, nil
 }
 

@@ -301,5 +301,6 @@ func (s *Service) Query(ctx context.Context, q string, opts *QueryOptions) (*Pag
 	if err != nil {
 		return nil, err
 	}
+	s.settle(ctx, pr.Tenant, r.pending)
 	return &Page{Users: r.page, Count: r.count, Offset: o.Offset, HasNext: o.Offset+len(r.page) < r.count, Embedded: emb, Cursor: cursor}, nil
 }

@@ -29,6 +29,7 @@ type run struct {
 	// administrator, or more than maxReadableSet entries).
 	readable map[string]struct{}
 	sc       scratch // see offer
+	pending  int     // the pending events a count from counters read
 }
 
 // maxReadableSet bounds the readable set a query collects for a principal
@@ -50,6 +51,9 @@ const maxReadableSet = 50_000
 //   - a scan reads the readable set's records when there is one, else
 //     every record of the tenant.
 func (r *run) exec(tx storage.Tx, walk bool) error {
+	if r.pr.Admin && r.c.counted != nil {
+		return r.countCounted(tx)
+	}
 	if !r.pr.Admin {
 		if err := r.collectReadable(tx); err != nil {
 			return err
@@ -194,6 +198,40 @@ func (r *run) countStream(tx storage.Tx) error {
 			// Only an ID that enters the heap becomes a string.
 			if len(top.heap) < top.k || string(id) < top.heap[0] {
 				top.add(string(id))
+			}
+		}
+		err := it.Err()
+		it.Close()
+		if err != nil {
+			return err
+		}
+	}
+	first := top.sorted()
+	return r.readPage(tx, first[min(r.opts.Offset, len(first)):])
+}
+
+// countCounted counts an administrator's matches from the status counters
+// (counts.go) and reads the page from the status index: the first
+// offset+limit wanted entries of each status's range, merged in ID order.
+func (r *run) countCounted(tx storage.Tx) error {
+	n, pending, err := readCounts(tx, r.pr.Tenant, countedSlots(r.c.counted, r.opts.IncludeDeleted), r.cancelled)
+	if err != nil {
+		return err
+	}
+	r.count, r.pending = n, pending
+	top := &topK[string]{k: r.opts.Offset + r.opts.Limit, cmp: strings.Compare}
+	for _, i := range r.c.counted {
+		rg := indexRange{f: statusField, value: statuses[i]}
+		it := entriesOf(tx, r.pr.Tenant, rg)
+		for taken := 0; taken < top.k && it.Next(); {
+			id, st, err := owner(it, rg)
+			if err != nil {
+				it.Close()
+				return err
+			}
+			if r.wants(id, st) {
+				top.add(string(id))
+				taken++
 			}
 		}
 		err := it.Err()

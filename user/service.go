@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/userkit/userkit/storage"
@@ -36,6 +37,7 @@ type Service struct {
 	// checkNewGroupIDs: the caller's group ID source, checked as NewID's.
 	checkNewGroupIDs bool
 	storedGroups     bool
+	settling         sync.Map // tenants whose feed a count is sequencing (counts.go)
 }
 
 // NewService returns a Service over store. A nil opts means the defaults.
