@@ -87,6 +87,10 @@
 //     Get of an absent key locks its btree page for serializable checks,
 //     so concurrent Creates whose index entries share a page conflicted,
 //     and most of 32 concurrent Creates ran again (BenchmarkServiceCreateDurable32).
+//     A Create Inserts every key it writes, all of them new: one plain
+//     INSERT costs the server less than an upsert (whose speculative
+//     insertion logs more), about 10% more durable Creates from 32
+//     goroutines in alternating runs.
 //   - Iterators read keyset-paginated pages (WHERE k > $last ORDER BY k
 //     LIMIT n, or the reverse), each a complete statement, so several
 //     iterators of one transaction can be open at once. The first page is
