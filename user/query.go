@@ -254,6 +254,12 @@ func pageOf(opts *QueryOptions) (QueryOptions, error) {
 //
 // A long read stops with ctx.Err() soon after ctx is done.
 //
+// An administrator's count of a status filter, or of every user, comes
+// from the tenant's status counters (Plan.CountFromCounters); when it had
+// to read more than a thousand pending feed events, Query sequences the
+// feed before it returns, as Changes would (Options.OnWrite sees
+// "sequence_feed"), so that the next count reads few.
+//
 // Errors: *query.SyntaxError for a malformed query (with its column),
 // ErrInvalid for a limit outside 1..MaxLimit or a negative offset.
 func (s *Service) Query(ctx context.Context, q string, opts *QueryOptions) (*Page, error) {
