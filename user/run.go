@@ -41,6 +41,9 @@ const maxReadableSet = 50_000
 // exec runs the query in tx. Which path depends on the plan and on the
 // principal:
 //
+//   - an administrator's status filter (eq, in) or no filter, without
+//     orderby, counts from the status counters (counts.go) and reads the
+//     page from the status index;
 //   - an index plan whose entries name exactly the matches, without
 //     orderby, counts from the entries alone and reads only the page's
 //     records (for a principal that is not an administrator, the entries
@@ -225,6 +228,9 @@ func (r *run) countCounted(tx storage.Tx) error {
 		it := entriesOf(tx, r.pr.Tenant, rg)
 		for taken := 0; taken < top.k && it.Next(); {
 			id, st, err := owner(it, rg)
+			if err == nil {
+				err = r.cancelled()
+			}
 			if err != nil {
 				it.Close()
 				return err
