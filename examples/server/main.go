@@ -130,9 +130,15 @@ const AdminID = "U000000000000000000000ADM1N"
 // flight.
 const ShutdownTimeout = 10 * time.Second
 
+// autoMemLimit lets run set the runtime's soft memory limit from the
+// container's (memlimit.go): main sets it, tests, which run the server in
+// their own process, do not.
+var autoMemLimit bool
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	autoMemLimit = true
 	err := run(ctx, os.Args[1:], os.Stdout, os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		return
@@ -172,6 +178,11 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		return err
 	}
 	defer raw.Close()
+	if autoMemLimit {
+		if note := autoMemoryLimit(getenv, backend == "badger" && c.data != ""); note != "" {
+			say("%s", note)
+		}
+	}
 	metrics := httpobs.NewMetrics()
 	store := metrics.ObserveStore(raw, backend)
 	health := httpobs.NewHealth(store, &httpobs.HealthOptions{Logger: log})
