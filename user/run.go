@@ -181,36 +181,7 @@ func owner(it storage.Iterator, rg indexRange) ([]byte, byte, error) {
 // twice, keeping the IDs of the first offset+limit in a bounded heap, and
 // reads only the page's records.
 func (r *run) countStream(tx storage.Tx) error {
-	top := &topK[string]{k: r.opts.Offset + r.opts.Limit, cmp: strings.Compare}
-	for _, rg := range r.c.ix.ranges() {
-		it := entriesOf(tx, r.pr.Tenant, rg)
-		for it.Next() {
-			if err := r.cancelled(); err != nil {
-				it.Close()
-				return err
-			}
-			id, st, err := owner(it, rg)
-			if err != nil {
-				it.Close()
-				return err
-			}
-			if !r.wants(id, st) {
-				continue
-			}
-			r.count++
-			// Only an ID that enters the heap becomes a string.
-			if len(top.heap) < top.k || string(id) < top.heap[0] {
-				top.add(string(id))
-			}
-		}
-		err := it.Err()
-		it.Close()
-		if err != nil {
-			return err
-		}
-	}
-	first := top.sorted()
-	return r.readPage(tx, first[min(r.opts.Offset, len(first)):])
+	return r.pageFrom(tx, r.c.ix.ranges(), true)
 }
 
 // countCounted counts an administrator's matches from the status counters
@@ -222,11 +193,23 @@ func (r *run) countCounted(tx storage.Tx) error {
 		return err
 	}
 	r.count, r.pending = n, pending
+	ranges := make([]indexRange, len(r.c.counted))
+	for j, i := range r.c.counted {
+		ranges[j] = indexRange{f: statusField, value: statuses[i]}
+	}
+	return r.pageFrom(tx, ranges, false)
+}
+
+// pageFrom walks the entries of ranges no user is in twice, keeping the
+// IDs of the first offset+limit wanted ones in a bounded heap, and reads
+// the page's records. With count it counts every wanted entry; without, it
+// leaves a range after its first offset+limit wanted entries (each range
+// is in ID order), which is all the page can need.
+func (r *run) pageFrom(tx storage.Tx, ranges []indexRange, count bool) error {
 	top := &topK[string]{k: r.opts.Offset + r.opts.Limit, cmp: strings.Compare}
-	for _, i := range r.c.counted {
-		rg := indexRange{f: statusField, value: statuses[i]}
+	for _, rg := range ranges {
 		it := entriesOf(tx, r.pr.Tenant, rg)
-		for taken := 0; taken < top.k && it.Next(); {
+		for taken := 0; (count || taken < top.k) && it.Next(); {
 			id, st, err := owner(it, rg)
 			if err == nil {
 				err = r.cancelled()
@@ -235,9 +218,16 @@ func (r *run) countCounted(tx storage.Tx) error {
 				it.Close()
 				return err
 			}
-			if r.wants(id, st) {
+			if !r.wants(id, st) {
+				continue
+			}
+			taken++
+			if count {
+				r.count++
+			}
+			// Only an ID that enters the heap becomes a string.
+			if len(top.heap) < top.k || string(id) < top.heap[0] {
 				top.add(string(id))
-				taken++
 			}
 		}
 		err := it.Err()
