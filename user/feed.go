@@ -440,7 +440,7 @@ func (s *Service) sequence(ctx context.Context, tenant string) error {
 			// a big transaction is the likeliest to conflict again.
 			moved, batch = 0, max(sequenceBatch>>min(tries, 10), 1)
 			tries++
-			q, err := readSequence(tx, tenant)
+			q, stored, err := readSequenceCounts(tx, tenant)
 			if err != nil {
 				return err
 			}
@@ -476,7 +476,7 @@ func (s *Service) sequence(ctx context.Context, tenant string) error {
 					return err
 				}
 			}
-			if err := foldCounts(tx, tenant, moves); err != nil {
+			if err := foldCounts(tx, tenant, stored, moves); err != nil {
 				return err
 			}
 			moved = len(pending)

@@ -45,7 +45,7 @@ import (
 // its readable_by (there by default) has no entry: a principal's own record
 // is one point read, and leaving it out saves a key per user.
 //
-// The status counters (n, counts.go) and the change feed's keys (p, q, E,
+// The status counters (C, counts.go) and the change feed's keys (p, q, E,
 // F, feed.go) are the tenant's too; pending events carry each change's
 // status move (key layout 3: the counters and that move are new).
 //

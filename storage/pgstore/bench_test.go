@@ -244,7 +244,12 @@ func BenchmarkServiceCreateDurable32(b *testing.B) {
 				}
 				pool.Exec(context.Background(), "ANALYZE")
 			}
-			svc := user.NewService(st, nil)
+			var retries atomic.Int64
+			svc := user.NewService(st, &user.Options{OnWrite: func(op string, n int, _ error) {
+				if op == "create" {
+					retries.Add(int64(n))
+				}
+			}})
 			ctx := usertest.As(usertest.Admin)
 			patches := make([]user.Patch, b.N)
 			for i := range patches {
@@ -271,6 +276,7 @@ func BenchmarkServiceCreateDurable32(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "creates/s")
 			b.ReportMetric(float64(b.N)/raw.Seconds(), "raw-inserts/s")
+			b.ReportMetric(float64(retries.Load())/float64(b.N), "retries/op")
 			report(b, raw)
 		})
 	}

@@ -167,7 +167,7 @@ func testStatusCountsCheck(t *testing.T, s *user.Service, st storage.Store) {
 	}
 	var key, saved []byte
 	err := st.View(ctx, func(tx storage.Tx) error {
-		it := tx.Iterate(storage.Range{Prefix: []byte("acme\x00n")})
+		it := tx.Iterate(storage.Range{Prefix: []byte("acme\x00C")})
 		defer it.Close()
 		if !it.Next() {
 			return fmt.Errorf("no status counter after sequencing: %w", it.Err())
@@ -189,8 +189,8 @@ func testStatusCountsCheck(t *testing.T, s *user.Service, st storage.Store) {
 		{"one more", key, binary.BigEndian.AppendUint64(nil, n+1), "the count of"},
 		{"one less", key, binary.BigEndian.AppendUint64(nil, n-1), "the count of"},
 		{"short value", key, saved[:4], "status count"},
-		{"unknown status", []byte("acme\x00nNOT_A_STATUS\x00\x00"), saved, "malformed status count key"},
-		{"bad state", []byte("acme\x00nACTIVE\x00\x07"), saved, "malformed status count key"},
+		{"unknown status", []byte("acme\x00CNOT_A_STATUS\x00\x00"), saved, "malformed status count key"},
+		{"bad state", []byte("acme\x00CACTIVE\x00\x07"), saved, "malformed status count key"},
 	}
 	for _, d := range damages {
 		if err := st.Update(ctx, func(tx storage.Tx) error { return tx.Set(d.k, d.v) }); err != nil {
