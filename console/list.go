@@ -140,9 +140,9 @@ type listPage struct {
 	Limits                   []limitOption
 	Error                    string // a problem with the parameters
 	Syntax                   *query.SyntaxError
-	Caret                    string // spaces up to the error's column
-	ErrorLine                string // the line of the query the error is on
-	FixURL                   string // the list with the suggestion in place of the error's word
+	Caret                    string        // spaces up to the error's column
+	ErrorLine                string        // the line of the query the error is on
+	FixURL                   string        // the list with the suggestion in place of the error's word
 	Columns                  template.HTML // headersHTML
 	Rows                     template.HTML // rowsHTML
 	Count, First, Last       int
