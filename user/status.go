@@ -14,7 +14,9 @@ const (
 	Inactive               Status = "INACTIVE"
 )
 
-// statuses lists every valid status, the default first.
+// statuses lists every valid status, the default first. Its order numbers
+// the slots of the status counts that pending events store (counts.go):
+// a new status is only ever appended.
 var statuses = []string{
 	string(WaitingForVerification),
 	string(VerificationFailed),
