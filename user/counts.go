@@ -187,25 +187,9 @@ func foldCounts(tx storage.Tx, tenant string, stored, d counts) error {
 // feed's state in one batched read) and how many pending events it read.
 // It stops with cancelled's error.
 func readCounts(tx storage.Tx, tenant string, slots []byte, cancelled func() error) (int, int, error) {
-	keys := [][]byte{sequenceKey(tenant), markKey(tenant)}
-	for _, s := range slots {
-		keys = append(keys, countKey(tenant, s))
-	}
-	vs, err := storage.GetMany(tx, keys)
+	q, c, err := readSequenceCounts(tx, tenant)
 	if err != nil {
 		return 0, 0, err
-	}
-	q, err := decodeSequence(vs[0])
-	if err != nil {
-		return 0, 0, err
-	}
-	c := newCounts()
-	for i, s := range slots {
-		if v := vs[2+i]; v != nil {
-			if c[s], err = decodeCount(v); err != nil {
-				return 0, 0, err
-			}
-		}
 	}
 	it := tx.Iterate(q.pendingFrom(tenant))
 	defer it.Close()
